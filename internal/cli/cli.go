@@ -75,7 +75,11 @@ func Main(app *ucli.App, args []string) (code int) {
 	app.ErrWriter = Stderr
 	app.Suggest = true
 	app.OnUsageError = func(_ *ucli.Context, err error, _ bool) error {
-		return &UsageError{Msg: strings.TrimPrefix(err.Error(), "flag provided but not defined: ")}
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+			msg = "unknown flag " + f
+		}
+		return &UsageError{Msg: msg}
 	}
 	app.ExitErrHandler = func(*ucli.Context, error) {} // we decide exit codes below
 	for _, c := range app.Commands {
@@ -94,11 +98,7 @@ func Main(app *ucli.App, args []string) (code int) {
 	}
 	var ue *UsageError
 	if errors.As(err, &ue) {
-		msg := ue.Msg
-		if strings.HasPrefix(err.Error(), "-") || !strings.Contains(msg, " ") {
-			msg = "unknown flag " + msg
-		}
-		fmt.Fprintf(Stderr, "%s: error: %s\n", name, msg)
+		fmt.Fprintf(Stderr, "%s: error: %s\n", name, ue.Msg)
 		fmt.Fprintf(Stderr, "%s: run '%s --help' for usage\n", name, name)
 		return ExitUsage
 	}

@@ -107,3 +107,18 @@ func Describe(cert *x509.Certificate) string {
 	}
 	return s + ", expires " + cert.NotAfter.UTC().Format(time.DateOnly)
 }
+
+// CSRNames lists the subject alternative names a certificate request asks
+// for, in the same order as SANs.
+func CSRNames(req *x509.CertificateRequest) []string {
+	var out []string
+	out = append(out, req.DNSNames...)
+	for _, ip := range req.IPAddresses {
+		out = append(out, ip.String())
+	}
+	out = append(out, req.EmailAddresses...)
+	for _, u := range req.URIs {
+		out = append(out, u.String())
+	}
+	return out
+}
