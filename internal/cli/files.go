@@ -72,6 +72,9 @@ type Output struct {
 	// Secret marks private keys: written with mode 0600. Other outputs
 	// get 0644.
 	Secret bool
+	// Mode, when non-zero, is the file's mode instead (seal writes
+	// executables holding a private key with 0700).
+	Mode os.FileMode
 }
 
 // WriteOptions controls WriteOutputs.
@@ -199,6 +202,9 @@ func stage(o Output) (string, error) {
 	mode := os.FileMode(0o644)
 	if o.Secret {
 		mode = 0o600
+	}
+	if o.Mode != 0 {
+		mode = o.Mode
 	}
 	// CreateTemp makes the file 0600, so a key is never readable by others,
 	// not even for an instant; public outputs are widened afterwards.
