@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto"
 	"os"
 	"strings"
 
@@ -59,10 +60,12 @@ func run(c *ucli.Context) error {
 		subj.Organization = org
 	}
 	opts := x509util.Options{Subject: subj, SANs: c.StringSlice("san")}
-	return write(c, opts)
+	return write(c, opts, nil)
 }
 
-func write(c *ucli.Context, opts x509util.Options) error {
+// write makes the key (from spec when non-nil, else from the key flags or
+// --keyin) and the request, and writes them.
+func write(c *ucli.Context, opts x509util.Options, spec *x509util.KeySpec) error {
 	csrPath, keyPath := c.String("csr"), c.String("key")
 	wopts := cli.WriteOptions{Force: c.Bool("force")}
 	outputs := []string{csrPath}
@@ -72,8 +75,16 @@ func write(c *ucli.Context, opts x509util.Options) error {
 	if err := cli.CheckOutputs(wopts, outputs...); err != nil {
 		return err
 	}
-	key, newKey, err := certcmd.ObtainKey(c)
-	if err != nil {
+	var key crypto.Signer
+	var newKey bool
+	var err error
+	if spec != nil {
+		key, err = x509util.GenerateKey(*spec, nil)
+		if err != nil {
+			return certcmd.LibError(err)
+		}
+		newKey = true
+	} else if key, newKey, err = certcmd.ObtainKey(c); err != nil {
 		return err
 	}
 	req, err := x509util.CreateCSR(key, opts)
@@ -87,10 +98,12 @@ func write(c *ucli.Context, opts x509util.Options) error {
 			return certcmd.LibError(err)
 		}
 		outs = append(outs, cli.Output{Path: keyPath, Data: keyPEM, Secret: true})
-		cli.Infof("csr", "wrote %s key to %s (mode 0600; keep it secret, it never goes to the CA)", x509util.DescribePublicKey(key.Public()), keyPath)
 	}
 	if err := cli.WriteOutputs(wopts, outs...); err != nil {
 		return err
+	}
+	if newKey {
+		cli.Infof("csr", "wrote %s key to %s (mode 0600; keep it secret, it never goes to the CA)", x509util.DescribePublicKey(key.Public()), keyPath)
 	}
 	if csrPath != "-" {
 		cli.Infof("csr", "wrote request to %s for %q with names %s", csrPath, req.Subject.String(), strings.Join(x509util.CSRNames(req), ", "))

@@ -63,6 +63,9 @@ func run(c *ucli.Context) error {
 		Client:           c.Bool("client"),
 		PermittedDomains: c.StringSlice("name-constraint"),
 	}
+	if err := applyProfile(c, &opts); err != nil {
+		return err
+	}
 	if pl := c.Int("path-len"); pl >= 0 {
 		if !opts.IsCA {
 			return cli.Usagef("--path-len applies only to CA certificates (--ca)")
@@ -71,9 +74,6 @@ func run(c *ucli.Context) error {
 	}
 	if len(opts.PermittedDomains) > 0 && !opts.IsCA {
 		return cli.Usagef("--name-constraint applies only to CA certificates (--ca)")
-	}
-	if err := applyProfile(c, &opts); err != nil {
-		return err
 	}
 	out := c.String("certificate")
 	if c.Bool("json") && out == "-" {
