@@ -1,0 +1,12 @@
+// Command seal bakes a static site and its TLS certificate and key into one
+// self-contained HTTPS server: a native executable today, VM and OCI
+// images later.
+package main
+
+import (
+	"os"
+
+	"github.com/certseal/certseal/internal/cli"
+)
+
+func main() { os.Exit(cli.Main(newApp(), os.Args)) }
