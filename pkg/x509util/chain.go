@@ -636,6 +636,9 @@ func (c *candidate) better(o *candidate) bool {
 	if len(c.problems) == 0 != (len(o.problems) == 0) {
 		return len(c.problems) == 0
 	}
+	if c.reachedTrust() != o.reachedTrust() {
+		return c.reachedTrust()
+	}
 	if c.anchored != o.anchored {
 		return c.anchored
 	}
@@ -643,6 +646,16 @@ func (c *candidate) better(o *candidate) bool {
 		return c.length() < o.length()
 	}
 	return c.expiry().After(o.expiry())
+}
+
+// reachedTrust reports whether a failing path failed for a reason other
+// than not reaching a trusted root: its error is the more useful one.
+func (c *candidate) reachedTrust() bool {
+	if c.err == nil {
+		return true
+	}
+	code := ProblemCode(c.err)
+	return code != CodeMissingIssuer && code != CodeUntrustedRoot
 }
 
 func (c *candidate) whyBetter(o *candidate) string {
@@ -684,15 +697,23 @@ func (b *chainBag) evaluate(path []int, opts ChainOptions) *candidate {
 		// Check everything but trust: anchor the path at its own top.
 		vo.Roots = x509.NewCertPool()
 		vo.Roots.AddCert(topCert)
-		for _, x := range c.certs[1 : len(c.certs)-1] {
-			vo.Intermediates.AddCert(x)
+		if len(c.certs) > 2 {
+			for _, x := range c.certs[1 : len(c.certs)-1] {
+				vo.Intermediates.AddCert(x)
+			}
 		}
 	} else {
 		for _, x := range c.certs[1:] {
 			vo.Intermediates.AddCert(x)
 		}
 	}
-	chains, verr := leaf.Verify(vo)
+	// crypto/x509 silently skips an issuer that may not sign (it reports
+	// an unknown authority), so name the culprit first.
+	verr := caChecks(c.certs)
+	var chains [][]*x509.Certificate
+	if verr == nil {
+		chains, verr = leaf.Verify(vo)
+	}
 	if verr == nil {
 		full := bestChain(chains)
 		c.fullPath = full
@@ -759,16 +780,28 @@ func extraChecks(chain []*x509.Certificate, opts ChainOptions) error {
 	if opts.MaxDepth > 0 && len(chain)-2 > opts.MaxDepth {
 		return &VerifyError{Code: CodeMaxDepth, Reason: fmt.Sprintf("the chain has %d intermediate CAs, more than the maximum depth of %d", len(chain)-2, opts.MaxDepth)}
 	}
-	for _, ca := range chain[1:] {
-		if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return &VerifyError{Code: CodeCAKeyUsage, Cert: ca, Reason: fmt.Sprintf("%s is used as a CA but its key usage does not allow signing certificates (no keyCertSign)", Describe(ca))}
-		}
+	if err := caChecks(chain); err != nil {
+		return err
 	}
 	leaf := chain[0]
 	if leaf.KeyUsage != 0 && opts.Purpose != PurposeAny {
 		const tlsUsages = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement
 		if leaf.KeyUsage&tlsUsages == 0 {
 			return &VerifyError{Code: CodeKeyUsage, Cert: leaf, Reason: fmt.Sprintf("the leaf %s has a key usage that does not allow TLS (needs digitalSignature, keyEncipherment or keyAgreement)", Describe(leaf))}
+		}
+	}
+	return nil
+}
+
+// caChecks checks that every issuer on the path may issue certificates.
+// A lone self-signed leaf is not used as an issuer.
+func caChecks(path []*x509.Certificate) error {
+	for _, ca := range path[1:] {
+		if !ca.BasicConstraintsValid || !ca.IsCA {
+			return &VerifyError{Code: CodeNotCA, Cert: ca, Reason: fmt.Sprintf("%s is used as an issuer but is not a CA certificate (no CA:TRUE basic constraint)", Describe(ca))}
+		}
+		if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+			return &VerifyError{Code: CodeCAKeyUsage, Cert: ca, Reason: fmt.Sprintf("%s is used as a CA but its key usage does not allow signing certificates (no keyCertSign)", Describe(ca))}
 		}
 	}
 	return nil
