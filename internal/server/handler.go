@@ -478,10 +478,9 @@ func chooseEncoding(lines []string, e *entry) int {
 			qIdentity = qStar
 		}
 	}
-	if qIdentity < 0 {
-		qIdentity = 1000 // identity is acceptable unless refused
-	}
-	best, bestQ := encIdentity, qIdentity
+	// Identity is the fallback: it competes on q only when the client
+	// names it (or "*"), so "gzip;q=0.5" still means "gzip, please".
+	best, bestQ := encIdentity, max(qIdentity, 0)
 	if e.variants[encGzip] != nil && qGzip > 0 && qGzip >= bestQ {
 		best, bestQ = encGzip, qGzip
 	}
