@@ -407,15 +407,16 @@ func describePath(certs []*x509.Certificate) string {
 // chainBag indexes the deduplicated input by subject so that finding the
 // issuers of a certificate costs a map lookup, not a scan.
 type chainBag struct {
-	certs     []*x509.Certificate
-	bySubject map[string][]int
-	root      []bool // self-issued with a matching (or absent) key id
-	sigs      map[[2]int]bool
-	sigFailed map[int]bool // child index: a same-subject candidate did not sign it
+	certs        []*x509.Certificate
+	bySubject    map[string][]int
+	bySubjectKey map[string][]int // subject + subject key id (empty if none)
+	root         []bool           // self-issued with a matching (or absent) key id
+	sigs         map[[2]int]bool
+	sigFailed    map[int]bool // child index: a same-subject candidate did not sign it
 }
 
 func newChainBag(certs []*x509.Certificate) *chainBag {
-	b := &chainBag{bySubject: map[string][]int{}, sigs: map[[2]int]bool{}, sigFailed: map[int]bool{}}
+	b := &chainBag{bySubject: map[string][]int{}, bySubjectKey: map[string][]int{}, sigs: map[[2]int]bool{}, sigFailed: map[int]bool{}}
 	seen := make(map[string]bool, len(certs))
 	for _, c := range certs {
 		if c == nil || seen[string(c.Raw)] {
@@ -426,8 +427,14 @@ func newChainBag(certs []*x509.Certificate) *chainBag {
 		b.certs = append(b.certs, c)
 		b.root = append(b.root, isSelfIssued(c))
 		b.bySubject[string(c.RawSubject)] = append(b.bySubject[string(c.RawSubject)], i)
+		sk := subjectKey(c.RawSubject, c.SubjectKeyId)
+		b.bySubjectKey[sk] = append(b.bySubjectKey[sk], i)
 	}
 	return b
+}
+
+func subjectKey(subject, keyID []byte) string {
+	return string(subject) + "\x00" + string(keyID)
 }
 
 // isSelfIssued is a cheap self-signed test (no signature check): issuer is
@@ -460,21 +467,27 @@ func (b *chainBag) nameMatches(child int) (strong, weak []int) {
 	if b.root[child] {
 		return nil, nil
 	}
-	for _, j := range b.bySubject[string(c.RawIssuer)] {
-		if j == child {
-			continue
-		}
-		p := b.certs[j]
-		switch {
-		case len(c.AuthorityKeyId) > 0 && len(p.SubjectKeyId) > 0:
-			if bytes.Equal(c.AuthorityKeyId, p.SubjectKeyId) {
+	if len(c.AuthorityKeyId) > 0 {
+		// Look up by subject and key id, so that a crowd of certificates
+		// sharing a subject costs nothing.
+		for _, j := range b.bySubjectKey[subjectKey(c.RawIssuer, c.AuthorityKeyId)] {
+			if j != child {
 				strong = append(strong, j)
 			}
-		default:
+		}
+		for _, j := range b.bySubjectKey[subjectKey(c.RawIssuer, nil)] {
+			if j != child {
+				weak = append(weak, j)
+			}
+		}
+		return strong, weak
+	}
+	for _, j := range b.bySubject[string(c.RawIssuer)] {
+		if j != child {
 			weak = append(weak, j)
 		}
 	}
-	return strong, weak
+	return nil, weak
 }
 
 // issuers returns the certificates in the bag that signed certs[i].
@@ -497,13 +510,33 @@ func (b *chainBag) chooseLeaf(opts ChainOptions) (int, error) {
 	// key id; signatures are checked only when key ids are absent, which
 	// keeps this linear for large bags.
 	issued := make([]bool, len(b.certs))
-	for i := range b.certs {
-		strong, weak := b.nameMatches(i)
-		for _, j := range strong {
-			issued[j] = true
+	markedBucket := map[string]bool{}
+	for i, c := range b.certs {
+		if b.root[i] {
+			continue
 		}
-		for _, j := range weak {
-			if !issued[j] && b.signed(i, j) {
+		if len(c.AuthorityKeyId) > 0 {
+			// Every certificate in the bucket has the subject and key id
+			// c names; re-issues of one CA can fill a bucket, so mark it
+			// once.
+			sk := subjectKey(c.RawIssuer, c.AuthorityKeyId)
+			if !markedBucket[sk] {
+				markedBucket[sk] = true
+				for _, j := range b.bySubjectKey[sk] {
+					if j != i {
+						issued[j] = true
+					}
+				}
+			}
+			for _, j := range b.bySubjectKey[subjectKey(c.RawIssuer, nil)] {
+				if j != i && !issued[j] && b.signed(i, j) {
+					issued[j] = true
+				}
+			}
+			continue
+		}
+		for _, j := range b.bySubject[string(c.RawIssuer)] {
+			if j != i && !issued[j] && b.signed(i, j) {
 				issued[j] = true
 			}
 		}

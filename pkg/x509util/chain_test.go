@@ -262,7 +262,12 @@ func chainCases(t testing.TB) []chainCase {
 	// Cross-signed intermediate: the same intermediate (subject and key)
 	// issued by an expired root and by a valid one.
 	{
-		oldRoot := issue(t, func() *x509.Certificate { c := caTmpl("Old Root", 0); c.NotBefore = chainNow.AddDate(-10, 0, 0); c.NotAfter = chainNow.AddDate(0, -1, 0); return c }(), nil, nil)
+		oldRoot := issue(t, func() *x509.Certificate {
+			c := caTmpl("Old Root", 0)
+			c.NotBefore = chainNow.AddDate(-10, 0, 0)
+			c.NotAfter = chainNow.AddDate(0, -1, 0)
+			return c
+		}(), nil, nil)
 		newRoot := issue(t, caTmpl("New Root", 10), nil, nil)
 		ik := ecKey(t)
 		iOld := issue(t, caTmpl("Cross Intermediate", 3), ik, oldRoot)
