@@ -196,10 +196,8 @@ func SignCSR(csr *x509.CertificateRequest, ca *x509.Certificate, caKey crypto.Si
 	if err := KeyMatchesCertificate(caKey, ca); err != nil {
 		return nil, fmt.Errorf("x509util: the CA key does not match the CA certificate; check that --keyin is the key of --cain")
 	}
-	sans := append([]string{}, opts.SANs...)
-	for _, d := range csr.DNSNames {
-		sans = append(sans, d)
-	}
+	var sans []string
+	sans = append(sans, csr.DNSNames...)
 	for _, ip := range csr.IPAddresses {
 		sans = append(sans, ip.String())
 	}
@@ -207,6 +205,7 @@ func SignCSR(csr *x509.CertificateRequest, ca *x509.Certificate, caKey crypto.Si
 	for _, u := range csr.URIs {
 		sans = append(sans, u.String())
 	}
+	sans = append(sans, opts.SANs...) // the request's names first, extras after
 	o := opts
 	o.SANs = sans
 	o.Subject = Subject{CommonName: csr.Subject.CommonName}
