@@ -11,13 +11,16 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -251,13 +254,21 @@ func keepIfSmaller(body, variant []byte) []byte {
 func Gzip(body []byte) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(body)/3 + 64)
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	zw.Write(body)
 	if zw.Close() != nil {
 		return nil
 	}
 	return buf.Bytes()
 }
+
+// gzipWriters reuses compressors: each one holds about 800 KB of tables.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestCompression)
+	return zw
+}}
 
 // brotliMaxQ11 is the largest body compressed at brotli quality 11; the
 // pure-Go encoder manages about 1 MB/s at that level, so larger files use
@@ -272,7 +283,10 @@ func Brotli(body []byte) []byte {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(body)/3 + 64)
-	bw := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: q, LGWin: 22})
+	// A window no larger than the body gives the same output size but
+	// spares allocating (and clearing) tens of megabytes per small file.
+	lgwin := min(max(bits.Len(uint(len(body))), 10), 24)
+	bw := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: q, LGWin: lgwin})
 	bw.Write(body)
 	if bw.Close() != nil {
 		return nil
