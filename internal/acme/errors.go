@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -161,12 +162,17 @@ func describeTransport(err error) error {
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot resolve %s: %v", dnsErr.Name, dnsErr.Err)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return fmt.Errorf("cannot connect: %v", opErr.Err)
+		inner := opErr.Err
+		var se *os.SyscallError
+		if errors.As(inner, &se) {
+			inner = se.Err
+		}
+		return fmt.Errorf("cannot connect: %v", inner)
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "certificate signed by unknown authority") ||
 		strings.Contains(msg, "x509:") {
-		return fmt.Errorf("%v (for a private ACME CA, pass its root with --directory-ca)", trimURLError(msg))
+		return fmt.Errorf("%v (a private ACME CA's root must be trusted explicitly)", trimURLError(msg))
 	}
 	return errors.New(trimURLError(msg))
 }

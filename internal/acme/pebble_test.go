@@ -287,7 +287,7 @@ func TestDirectoryErrors(t *testing.T) {
 	}{
 		{"refused", fmt.Sprintf("https://127.0.0.1:%d/dir", acmetest.FreePort(t)), p.CAPool, "connection refused"},
 		{"not a directory", strings.TrimSuffix(p.DirectoryURL, "/dir") + "/nothing-here", p.CAPool, "not an ACME directory"},
-		{"untrusted", p.DirectoryURL, x509.NewCertPool(), "--directory-ca"},
+		{"untrusted", p.DirectoryURL, x509.NewCertPool(), "unknown authority"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
