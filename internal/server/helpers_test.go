@@ -8,6 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"io"
+	"log"
 	"net/http"
 	"strings"
 	"sync"
@@ -93,8 +95,8 @@ func file(p, ctype, body string, compress bool) *payload.File {
 }
 
 const (
-	htmlType = "text/html; charset=utf-8"
-	textType = "text/plain; charset=utf-8"
+	htmlType  = "text/html; charset=utf-8"
+	textType  = "text/plain; charset=utf-8"
 	indexBody = "<!doctype html><title>home</title><h1>home</h1>\n"
 	bigSize   = 3 << 20
 )
@@ -174,6 +176,9 @@ func start(t *testing.T, site *payload.Site, opts Options) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
 	opts.Ready = func(a Addrs) { ready <- a }
+	if opts.Logger == nil {
+		opts.Logger = log.New(io.Discard, "", 0)
+	}
 	r := &running{cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- Run(ctx, site, opts) }()
 	select {
