@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,10 @@ func loadKeys(dir, certName, keyName string, now time.Time, allowExpired bool) (
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %s", keyPath, certcmd.Reason(err))
 	}
-	return checkKeys(certs, key, certPath, now, allowExpired)
+	return checkKeys(certs, key, certPath, keyPath, now, allowExpired)
 }
 
-func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath string, now time.Time, allowExpired bool) (*keyMaterial, error) {
+func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath, keyPath string, now time.Time, allowExpired bool) (*keyMaterial, error) {
 	// Order without verifying against system roots: certificates from a
 	// private CA are as sealable as public ones.
 	res, err := x509util.OrderChain(certs, x509util.ChainOptions{
@@ -61,13 +62,13 @@ func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath string, no
 	})
 	if err != nil {
 		if errors.Is(err, x509util.ErrKeyMismatch) {
-			return nil, fmt.Errorf("the key does not match the certificate in %s: %s", certPath, certcmd.Reason(err))
+			return nil, fmt.Errorf("the key in %s does not match the certificate in %s (key: %s)", keyPath, certPath, x509util.DescribePublicKey(key.Public()))
 		}
 		return nil, fmt.Errorf("certificate file %s: %s", certPath, certcmd.Reason(err))
 	}
 	leaf := res.Leaf()
 	if err := x509util.KeyMatchesCertificate(key, leaf); err != nil {
-		return nil, fmt.Errorf("the key does not match the certificate in %s (%s)", certPath, x509util.Describe(leaf))
+		return nil, fmt.Errorf("the key in %s does not match the certificate in %s (key: %s)", keyPath, certPath, x509util.DescribePublicKey(key.Public()))
 	}
 	if mi := res.MissingIssuer; mi != nil && !verifiesWithSystemRoots(res.Chain, now) {
 		// A chain that stops below a root nobody sent is normal for a
@@ -78,7 +79,7 @@ func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath string, no
 		if len(mi.AIA) > 0 || len(res.Dropped) > 0 {
 			return nil, fmt.Errorf("the chain in %s is incomplete: %s; add it after the leaf", certPath, certcmd.Reason(mi))
 		}
-		cli.Warnf("seal", "the chain ends at %s, issued by %q, which is not included: clients must trust that CA already (fine for a private CA)", x509util.Describe(mi.Cert), mi.Subject)
+		cli.Infof("seal", "the chain ends at %s, issued by %q, which is not included: clients must trust that CA already (normal for a private CA)", x509util.Describe(mi.Cert), mi.Subject)
 	}
 	if !res.InOrder {
 		cli.Warnf("seal", "the certificates in %s were not in order (leaf first, then each issuer); sealing them re-ordered", certPath)
@@ -95,11 +96,11 @@ func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath string, no
 		switch {
 		case now.After(c.NotAfter):
 			if !allowExpired {
-				return nil, fmt.Errorf("%s expired on %s; renew it, or use --allow-expired to seal it anyway", x509util.Describe(c), c.NotAfter.UTC().Format(time.DateOnly))
+				return nil, fmt.Errorf("the certificate %s expired on %s; renew it, or use --allow-expired to seal it anyway", certName(c), c.NotAfter.UTC().Format(time.DateOnly))
 			}
-			cli.Warnf("seal", "%s expired on %s; sealing it because of --allow-expired", x509util.Describe(c), c.NotAfter.UTC().Format(time.DateOnly))
+			cli.Warnf("seal", "the certificate %s expired on %s; sealing it because of --allow-expired", certName(c), c.NotAfter.UTC().Format(time.DateOnly))
 		case now.Before(c.NotBefore):
-			cli.Warnf("seal", "%s is not valid until %s", x509util.Describe(c), c.NotBefore.UTC().Format(time.RFC3339))
+			cli.Warnf("seal", "the certificate %s is not valid until %s", certName(c), c.NotBefore.UTC().Format(time.RFC3339))
 		}
 	}
 	keyPEM, err := x509util.MarshalPrivateKeyPEM(key)
@@ -120,6 +121,13 @@ func checkKeys(certs []*x509.Certificate, key crypto.Signer, certPath string, no
 	}
 	cli.Infof("seal", "certificate for %s, expires %s", strings.Join(km.hostnames, ", "), leaf.NotAfter.UTC().Format(time.DateOnly))
 	return km, nil
+}
+
+func certName(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return strconv.Quote(c.Subject.CommonName)
+	}
+	return strconv.Quote(c.Subject.String())
 }
 
 func verifiesWithSystemRoots(chain []*x509.Certificate, now time.Time) bool {

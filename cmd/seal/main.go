@@ -9,4 +9,6 @@ import (
 	"github.com/certseal/certseal/internal/cli"
 )
 
-func main() { os.Exit(cli.Main(newApp(), os.Args)) }
+func main() { os.Exit(cliMain()) }
+
+func cliMain() int { return cli.Main(newApp(), os.Args) }

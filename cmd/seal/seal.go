@@ -75,7 +75,7 @@ func run(c *ucli.Context) error {
 			if err != nil {
 				return err
 			}
-			km, err = checkKeys(certs, key, "the self-signed certificate", now, false)
+			km, err = checkKeys(certs, key, "the self-signed certificate", "the generated key", now, false)
 			if err != nil {
 				return err
 			}
@@ -290,4 +290,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
