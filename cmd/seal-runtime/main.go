@@ -24,7 +24,7 @@ import (
 	"github.com/certseal/certseal/internal/server"
 )
 
-func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+func main() { exit(run(os.Args, os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	name := filepath.Base(args[0])
@@ -85,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := setup(ctx, site, &opts); err != nil {
+		return fail(err)
+	}
 	if err := server.Run(ctx, site, opts); err != nil {
 		return fail(err)
 	}
