@@ -187,7 +187,9 @@ func run(c *ucli.Context) error {
 			}
 			issuer, ferr := f.fetchIssuer(mi)
 			if ferr != nil {
-				cli.Warnf(tool, "%s", ferr)
+				for _, line := range strings.Split(ferr.Error(), "\n") {
+					cli.Warnf(tool, "%s", line)
+				}
 				break
 			}
 			cli.Infof(tool, "fetched %s from %s", x509util.Describe(issuer), f.lastURL)
@@ -276,7 +278,7 @@ func finish(cfg config, certs []*x509.Certificate, sources map[*x509.Certificate
 				cli.Infof(tool, "%s", p.Message)
 			}
 		}
-		return &cli.ExitCodeError{Code: cli.ExitError, Err: userError(err, opts)}
+		return &cli.ExitCodeError{Code: cli.ExitError, Err: userError(err, opts, cfg.fetch)}
 	}
 	for _, w := range res.Warnings {
 		cli.Warnf(tool, "%s", w.Message)
@@ -340,7 +342,7 @@ func summarize(res *x509util.ChainResult, opts x509util.ChainOptions) {
 }
 
 // userError rewords library errors with the flags that fix them.
-func userError(err error, opts x509util.ChainOptions) error {
+func userError(err error, opts x509util.ChainOptions, fetched bool) error {
 	var ae *x509util.AmbiguousLeafError
 	if errors.As(err, &ae) {
 		var sb strings.Builder
@@ -354,9 +356,10 @@ func userError(err error, opts x509util.ChainOptions) error {
 	switch x509util.ProblemCode(err) {
 	case x509util.CodeMissingIssuer:
 		var mi *x509util.MissingIssuerError
-		if errors.As(err, &mi) && len(mi.AIA) > 0 {
+		switch {
+		case errors.As(err, &mi) && len(mi.AIA) > 0 && !fetched:
 			msg += " (or use --fetch)"
-		} else {
+		case mi != nil && len(mi.AIA) == 0:
 			msg += "; add it to the input"
 		}
 	case x509util.CodeUntrustedRoot:
