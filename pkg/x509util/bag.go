@@ -180,7 +180,16 @@ func looksLikePKCS12(data []byte) bool {
 	return s.ReadASN1(&pfx, cbasn1.SEQUENCE) && pfx.ReadASN1Integer(&version) && version == 3
 }
 
+// MaxPKCS12Iterations bounds the key-derivation work a PKCS#12 file may
+// ask for. Real files use 2,000 to 600,000 iterations; the count is read
+// from the file itself, so without a bound a crafted file could make
+// parsing take hours.
+const MaxPKCS12Iterations = 1 << 21
+
 func parsePKCS12(data []byte, password string) (*Bag, error) {
+	if n := maxIterations(cryptobyte.String(data), false, 0); n > MaxPKCS12Iterations {
+		return nil, formatErrorf("the PKCS#12 file asks for %d key-derivation iterations, more than the %d allowed", n, MaxPKCS12Iterations)
+	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
@@ -394,4 +403,59 @@ func uniq(ss []string) []string {
 
 func (b *Bag) empty() bool {
 	return len(b.Certificates) == 0 && len(b.Keys) == 0 && len(b.CSRs) == 0
+}
+
+// maxIterations walks DER and returns the largest iteration count it
+// finds: an INTEGER that directly follows an OCTET STRING (a salt) in a
+// SEQUENCE, the shape of PKCS#12 MacData, PKCS#5 PBE parameters and PBKDF2
+// parameters. It descends into OCTET STRINGs that hold DER, as PKCS#12
+// nests its contents. Malformed input yields what was found so far.
+func maxIterations(s cryptobyte.String, inSequence bool, depth int) int64 {
+	if depth > 16 {
+		return 0
+	}
+	var best int64
+	prevOctet := false
+	for !s.Empty() {
+		var elem cryptobyte.String
+		var tag cbasn1.Tag
+		if !s.ReadAnyASN1(&elem, &tag) {
+			return best
+		}
+		switch {
+		case tag == cbasn1.INTEGER && prevOctet && inSequence:
+			if n := derIntValue(elem); n > best {
+				best = n
+			}
+		case tag&0x20 != 0: // constructed
+			if n := maxIterations(elem, tag == cbasn1.SEQUENCE, depth+1); n > best {
+				best = n
+			}
+		case tag == cbasn1.OCTET_STRING:
+			if n := maxIterations(elem, false, depth+1); n > best {
+				best = n
+			}
+		}
+		prevOctet = tag == cbasn1.OCTET_STRING
+	}
+	return best
+}
+
+// derIntValue returns the value of a DER INTEGER's content octets, or a
+// huge number when they do not fit in 62 bits.
+func derIntValue(b []byte) int64 {
+	if len(b) == 0 || b[0]&0x80 != 0 {
+		return 0 // negative or empty: pkcs12 rejects it anyway
+	}
+	if len(b) > 8 {
+		return 1 << 62
+	}
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	if n > 1<<62 {
+		return 1 << 62
+	}
+	return int64(n)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -284,6 +285,32 @@ func TestEncodePKCS12(t *testing.T) {
 		}
 		if !bytes.Equal(c.Raw, cert.Raw) || !KeyMatches(k.(crypto.Signer), cert.PublicKey) {
 			t.Errorf("legacy=%v: contents differ", legacy)
+		}
+	}
+}
+
+func TestParseBagPKCS12IterationBound(t *testing.T) {
+	cert, key := testLeaf(t, p256Spec, "example.com")
+	for _, enc := range []*pkcs12.Encoder{pkcs12.Modern.WithIterations(65536), pkcs12.LegacyRC2.WithIterations(65536)} {
+		p12, err := enc.Encode(key, cert, nil, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseBag(p12, "pw"); err != nil {
+			t.Fatalf("65536 iterations: %v", err)
+		}
+		// 65536 is encoded 02 03 01 00 00; make it 02 03 7f ff ff (8388607).
+		huge := bytes.ReplaceAll(p12, []byte{2, 3, 1, 0, 0}, []byte{2, 3, 0x7f, 0xff, 0xff})
+		if bytes.Equal(huge, p12) {
+			t.Fatal("iteration count not found in the encoding")
+		}
+		start := time.Now()
+		_, err = ParseBag(huge, "pw")
+		if err == nil || !strings.Contains(err.Error(), "8388607 key-derivation iterations") {
+			t.Errorf("8388607 iterations: %v, want a refusal", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("refusal took %v", d)
 		}
 	}
 }
