@@ -19,13 +19,13 @@ ETag and gzip/brotli variants, and writes one executable that serves it.
 Examples:
   seal --data public --keys secrets -o site-server
   seal --data examples/site --selfsign localhost --run`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "data", Aliases: []string{"d"}, Usage: "serve the site in `DIR`"},
 			&ucli.StringFlag{Name: "keys", Aliases: []string{"k"}, Usage: "read the certificate and key from `DIR`"},
 			&ucli.StringFlag{Name: "cert", Value: "server.pem", Usage: "certificate chain `FILE` inside --keys (leaf first)"},
 			&ucli.StringFlag{Name: "key", Value: "server.key", Usage: "private key `FILE` inside --keys"},
 			&ucli.StringFlag{Name: "selfsign", Usage: "seal a throw-away self-signed certificate for `NAME` instead of --keys (for demos)"},
-			&ucli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "unix", Usage: "what to build: unix (a native executable)"},
+			&ucli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "unix", Usage: "what to build: unix (a native executable), qemu or xen (kernel + initramfs), oci (container image)"},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to `FILE` (default: mir-seal)"},
 			&ucli.BoolFlag{Name: "no-tls", Usage: "serve plain HTTP only (no certificate needed)"},
 			&ucli.StringFlag{Name: "https", Value: ":443", Usage: "default HTTPS listen `ADDR` baked in"},
@@ -41,7 +41,7 @@ Examples:
 			&ucli.StringFlag{Name: "runtime", Usage: "use the seal-runtime executable `FILE`"},
 			&ucli.BoolFlag{Name: "run", Usage: "run the result after sealing (unix target)"},
 			&ucli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite an existing output file"},
-		},
+		}, imageFlags...),
 		Action: run,
 	}
 }

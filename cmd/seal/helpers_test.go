@@ -80,7 +80,10 @@ type testPKI struct {
 	root, inter, leaf, expired, soon *testCert
 }
 
-func newPKI(t testing.TB) *testPKI {
+func newPKI(t testing.TB) *testPKI { return newPKIAt(t, testNow) }
+
+// newPKIAt makes the test PKI with testNow standing for now.
+func newPKIAt(t testing.TB, testNow time.Time) *testPKI {
 	y := 365 * 24 * time.Hour
 	p := &testPKI{}
 	p.root = issue(t, "Test Root CA", true, nil, testNow.Add(-2*y), testNow.Add(10*y))

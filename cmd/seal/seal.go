@@ -33,6 +33,9 @@ func run(c *ucli.Context) error {
 	if !slices.Contains(targets, target) {
 		return cli.Usagef("unknown target %q; valid targets: %s", target, strings.Join(targets, ", "))
 	}
+	if target != "unix" {
+		return runImage(c, target) // targets_image.go
+	}
 	dataDir := c.String("data")
 	if dataDir == "" {
 		return cli.Usagef("name the site to seal with --data DIR")
