@@ -180,7 +180,7 @@ func (c *Client) Register(ctx context.Context) (*Account, error) {
 		c.logf("reusing the account %s", c.ac.KID)
 		return &Account{URL: string(c.ac.KID), Terms: dir.Terms}, nil
 	case err != nil:
-		return nil, fmt.Errorf("registering the account: %w", translate(err, c.cfg.Now()))
+		return nil, step("registering the account", err, c.cfg.Now())
 	}
 	c.logf("registered the account %s", acct.URI)
 	return &Account{URL: acct.URI, Created: true, Terms: dir.Terms}, nil
@@ -250,7 +250,7 @@ func (c *Client) Obtain(ctx context.Context, csr *x509.CertificateRequest, solve
 	now := c.cfg.Now
 	order, err := c.ac.AuthorizeOrder(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("creating the order: %w", translate(err, now()))
+		return nil, step("creating the order", err, now())
 	}
 	c.logf("ordered a certificate for %s", idList(ids))
 	for _, u := range order.AuthzURLs {
@@ -260,11 +260,11 @@ func (c *Client) Obtain(ctx context.Context, csr *x509.CertificateRequest, solve
 	}
 	order, err = c.ac.WaitOrder(ctx, order.URI)
 	if err != nil {
-		return nil, fmt.Errorf("waiting for the order: %w", translate(err, now()))
+		return nil, step("waiting for the order", err, now())
 	}
 	ders, _, err := c.ac.CreateCertFromOrder(ctx, order, csr.Raw, true)
 	if err != nil {
-		return nil, fmt.Errorf("finalising the order: %w", translate(err, now()))
+		return nil, step("finalising the order", err, now())
 	}
 	var certs []*x509.Certificate
 	for _, der := range ders {
@@ -308,7 +308,7 @@ func (c *Client) authorize(ctx context.Context, url string, solvers []Solver) er
 	now := c.cfg.Now
 	z, err := c.ac.GetAuthorization(ctx, url)
 	if err != nil {
-		return fmt.Errorf("fetching an authorization: %w", translate(err, now()))
+		return step("fetching an authorization", err, now())
 	}
 	name := z.Identifier.Value
 	switch z.Status {
@@ -342,7 +342,7 @@ func (c *Client) authorize(ctx context.Context, url string, solvers []Solver) er
 		ch.Cert = &cert
 	}
 	if err := solver.Present(ctx, ch); err != nil {
-		return fmt.Errorf("preparing the %s answer for %s: %w", chal.Type, name, err)
+		return &StepError{Step: fmt.Sprintf("preparing the %s answer for %s", chal.Type, name), Err: err}
 	}
 	defer func() {
 		if err := solver.CleanUp(ch); err != nil {
@@ -351,14 +351,14 @@ func (c *Client) authorize(ctx context.Context, url string, solvers []Solver) er
 	}()
 	c.logf("answering %s for %s", chal.Type, name)
 	if _, err := c.ac.Accept(ctx, chal); err != nil {
-		return fmt.Errorf("accepting the %s challenge for %s: %w", chal.Type, name, translate(err, now()))
+		return step(fmt.Sprintf("accepting the %s challenge for %s", chal.Type, name), err, now())
 	}
 	if _, err := c.ac.WaitAuthorization(ctx, z.URI); err != nil {
 		var aerr *xacme.AuthorizationError
 		if errors.As(err, &aerr) {
 			return challengeError(name, chal.Type, aerr)
 		}
-		return fmt.Errorf("waiting for the validation of %s: %w", name, translate(err, now()))
+		return step(fmt.Sprintf("waiting for the validation of %s", name), err, now())
 	}
 	c.logf("%s is validated", name)
 	return nil

@@ -185,3 +185,21 @@ func trimURLError(msg string) string {
 	}
 	return msg
 }
+
+// StepError says which step of an issuance failed; Err is the cause
+// (one of this package's error types when the CA refused).
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	return "acme: " + e.Step + ": " + strings.TrimPrefix(e.Err.Error(), "acme: ")
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// step wraps err, translated, with the step it failed in.
+func step(name string, err error, now time.Time) error {
+	return &StepError{Step: name, Err: translate(err, now)}
+}
