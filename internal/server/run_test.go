@@ -526,3 +526,48 @@ func TestLimitedLogger(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestLargeBodySlowReader: a large body read slowly outlives WriteTimeout,
+// since its deadline is extended for its size; a small WriteTimeout still
+// applies to everything else.
+func TestLargeBodySlowReader(t *testing.T) {
+	site := testSite(t)
+	const size = 24 << 20 // more than loopback socket buffers hold
+	site.Files = append(site.Files, &payload.File{
+		Path: "/huge.bin", ContentType: "application/octet-stream", ETag: `"huge"`,
+		Body: []byte(strings.Repeat("z", size)),
+	})
+	to := defaultTimeouts
+	to.write = 150 * time.Millisecond
+	r := start(t, site, Options{timeouts: &to, HTTPAddr: "-"})
+	for name, cl := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			tr := cl.Transport.(*http.Transport)
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err == nil {
+					c.(*net.TCPConn).SetReadBuffer(32 << 10)
+				}
+				return c, err
+			}
+			resp, err := cl.Get(r.addrs.URL() + "huge.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			buf := make([]byte, 1<<20)
+			var n int
+			for {
+				m, err := io.ReadFull(resp.Body, buf)
+				n += m
+				if err != nil {
+					break
+				}
+				time.Sleep(40 * time.Millisecond) // about 25 MB/s: 1 s in all
+			}
+			if n != size || resp.ProtoMajor != map[string]int{"h1": 1, "h2": 2}[name] {
+				t.Fatalf("%s: read %d of %d bytes: the write deadline cut the download", resp.Proto, n, size)
+			}
+		})
+	}
+}
