@@ -246,7 +246,8 @@ func describe(err error, o *options) error {
 		return errors.New(msg)
 	case errors.As(err, &de):
 		if strings.Contains(msg, "unknown authority") && o.directoryCA == "" {
-			msg += "; for a private ACME CA pass its root with --directory-ca FILE"
+			msg = strings.Replace(msg, "(a private ACME CA's root must be trusted explicitly)",
+				"(for a private ACME CA pass its root with --directory-ca FILE)", 1)
 		}
 		return errors.New(msg)
 	}

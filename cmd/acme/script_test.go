@@ -12,13 +12,20 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := testscript.RunMain(m, map[string]func() int{
-		"acme": func() int { return cli.Main(newApp(), os.Args) },
+	testscript.Main(cleanupM{m}, map[string]func(){
+		"acme": func() { os.Exit(cli.Main(newApp(), os.Args)) },
 	})
+}
+
+// cleanupM removes the pebble build once every test has run.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	code := c.m.Run()
 	if pebbleDir != "" {
 		os.RemoveAll(pebbleDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // TestScript covers flags and usage errors; nothing there reaches a CA
