@@ -123,7 +123,8 @@ func XLConfig(c VMConfig) []byte {
 // qemu-system-x86_64: KVM when /dev/kvm is usable, TCG otherwise, one
 // virtio-net NIC on qemu's user network with 127.0.0.1:8443 → 443 and
 // 127.0.0.1:8080 → 80 forwarded (CERTSEAL_HTTPS_PORT and
-// CERTSEAL_HTTP_PORT change the host ports), the console on stdio.
+// CERTSEAL_HTTP_PORT change the host ports; CERTSEAL_QEMU_ACCEL=tcg forces
+// emulation), the console on stdio.
 // Arguments are passed on to qemu.
 func QEMULauncher(c VMConfig) []byte {
 	c = c.withDefaults()
@@ -137,11 +138,15 @@ set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 https_port=${CERTSEAL_HTTPS_PORT:-8443}
 http_port=${CERTSEAL_HTTP_PORT:-8080}
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-	accel="-accel kvm -cpu host"
-else
-	accel="-accel tcg -cpu max"
+# CERTSEAL_QEMU_ACCEL=tcg forces emulation (e.g. where nested KVM fails).
+accel=${CERTSEAL_QEMU_ACCEL:-}
+if [ -z "$accel" ]; then
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
 fi
+case $accel in
+kvm) accel="-accel kvm -cpu host" ;;
+*) accel="-accel tcg -cpu max" ;;
+esac
 exec ${QEMU:-qemu-system-x86_64} $accel -m ` + strconv.Itoa(c.MemoryMB) + ` -smp 1 \
 	-nographic -no-reboot \
 	-kernel "$dir/` + KernelName + `" -initrd "$dir/` + QEMUInitramfsName + `" \

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,14 +119,9 @@ func ParseStatic(ip, netmask, gw string) (netip.Prefix, netip.Addr, error) {
 	if netmask == "" {
 		return netip.Prefix{}, netip.Addr{}, errors.New("a static address needs a netmask")
 	}
-	m, err := netip.ParseAddr(netmask)
-	if err != nil || !m.Is4() {
-		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("invalid netmask %q", netmask)
-	}
-	mb := m.As4()
-	ones, bits := net.IPMask(mb[:]).Size()
-	if bits == 0 || ones == 0 {
-		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("invalid netmask %q (not contiguous)", netmask)
+	ones, err := parseNetmask(netmask)
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, err
 	}
 	p := netip.PrefixFrom(a, ones)
 	var g netip.Addr
@@ -139,6 +135,27 @@ func ParseStatic(ip, netmask, gw string) (netip.Prefix, netip.Addr, error) {
 		}
 	}
 	return p, g, nil
+}
+
+// parseNetmask accepts a dotted quad (255.255.255.0) or a prefix length
+// (24) and returns the prefix length, 1 to 32.
+func parseNetmask(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 32 {
+			return 0, fmt.Errorf("invalid netmask %q (prefix length must be 1 to 32)", s)
+		}
+		return n, nil
+	}
+	m, err := netip.ParseAddr(s)
+	if err != nil || !m.Is4() {
+		return 0, fmt.Errorf("invalid netmask %q", s)
+	}
+	mb := m.As4()
+	ones, bits := net.IPMask(mb[:]).Size()
+	if bits == 0 || ones == 0 {
+		return 0, fmt.Errorf("invalid netmask %q (not contiguous)", s)
+	}
+	return ones, nil
 }
 
 func waitForLink(ctx context.Context, wait time.Duration) (netlink.Link, error) {
