@@ -305,9 +305,7 @@ func OrderChain(certs []*x509.Certificate, opts ChainOptions) (*ChainResult, err
 		}
 	}
 	if opts.NoVerify {
-		for _, p := range best.problems {
-			res.Warnings = append(res.Warnings, p)
-		}
+		res.Warnings = append(res.Warnings, best.problems...)
 	}
 	if len(cands) > 1 {
 		res.Warnings = append(res.Warnings, Problem{
@@ -317,15 +315,19 @@ func OrderChain(certs []*x509.Certificate, opts ChainOptions) (*ChainResult, err
 	}
 	// What is on the path (including an input root beyond the output) is
 	// not dropped; the rest is.
-	onPath := map[string]bool{}
-	for _, c := range best.fullPath {
-		onPath[string(c.Raw)] = true
-	}
 	for _, c := range b.certs {
-		if !onPath[string(c.Raw)] {
+		if !containsCert(best.fullPath, c) {
 			res.Dropped = append(res.Dropped, c)
-			res.Warnings = append(res.Warnings, Problem{Code: CodeDropped, Message: "dropped " + Describe(c) + ": not on the path from the leaf", Cert: c})
 		}
+	}
+	// Name the dropped certificates, but do not flood the report when a
+	// whole trust store was passed in.
+	for i, c := range res.Dropped {
+		if i == maxDroppedWarnings && len(res.Dropped) > maxDroppedWarnings+1 {
+			res.Warnings = append(res.Warnings, Problem{Code: CodeDropped, Message: fmt.Sprintf("dropped %d more certificates not on the path from the leaf", len(res.Dropped)-i)})
+			break
+		}
+		res.Warnings = append(res.Warnings, Problem{Code: CodeDropped, Message: "dropped " + Describe(c) + ": not on the path from the leaf", Cert: c})
 	}
 	if res.Duplicates > 0 {
 		res.Warnings = append(res.Warnings, Problem{Code: CodeDuplicate, Message: fmt.Sprintf("removed %d duplicate certificate(s)", res.Duplicates)})
@@ -350,6 +352,18 @@ func OrderChain(certs []*x509.Certificate, opts ChainOptions) (*ChainResult, err
 		return res, best.err
 	}
 	return res, nil
+}
+
+// maxDroppedWarnings is how many dropped certificates are named one by one.
+const maxDroppedWarnings = 20
+
+func containsCert(certs []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range certs {
+		if x == c || bytes.Equal(x.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
 }
 
 func describeSignerKey(k crypto.Signer) string { return DescribePublicKey(k.Public()) }
@@ -417,13 +431,15 @@ type chainBag struct {
 
 func newChainBag(certs []*x509.Certificate) *chainBag {
 	b := &chainBag{bySubject: map[string][]int{}, bySubjectKey: map[string][]int{}, sigs: map[[2]int]bool{}, sigFailed: map[int]bool{}}
-	seen := make(map[string]bool, len(certs))
+	// Deduplicate by signature (short and unique in practice), confirming
+	// with the whole encoding.
+	bySig := make(map[string][]int, len(certs))
 	for _, c := range certs {
-		if c == nil || seen[string(c.Raw)] {
+		if c == nil || containsRaw(b.certs, bySig[string(c.Signature)], c) {
 			continue
 		}
-		seen[string(c.Raw)] = true
 		i := len(b.certs)
+		bySig[string(c.Signature)] = append(bySig[string(c.Signature)], i)
 		b.certs = append(b.certs, c)
 		b.root = append(b.root, isSelfIssued(c))
 		b.bySubject[string(c.RawSubject)] = append(b.bySubject[string(c.RawSubject)], i)
@@ -431,6 +447,15 @@ func newChainBag(certs []*x509.Certificate) *chainBag {
 		b.bySubjectKey[sk] = append(b.bySubjectKey[sk], i)
 	}
 	return b
+}
+
+func containsRaw(certs []*x509.Certificate, idx []int, c *x509.Certificate) bool {
+	for _, i := range idx {
+		if bytes.Equal(certs[i].Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
 }
 
 func subjectKey(subject, keyID []byte) string {
