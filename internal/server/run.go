@@ -37,6 +37,10 @@ type Options struct {
 	// redirect, or the site with NoTLS), e.g. to answer ACME HTTP-01
 	// challenges.
 	HTTPHandlerWrap func(http.Handler) http.Handler
+	// RedirectPort is the HTTPS port named in plain-HTTP redirects when
+	// it differs from the listener's, e.g. behind port mapping; 0 means
+	// the HTTPS listener's own port.
+	RedirectPort int
 	// Ready is called once every listener is bound, before serving.
 	Ready func(Addrs)
 	// Handler options for the site.
@@ -186,7 +190,11 @@ func Run(ctx context.Context, site *payload.Site, opts Options) error {
 	if lnHTTP != nil {
 		var ph http.Handler = site2
 		if useTLS {
-			ph = &redirectHandler{httpsPort: portOf(lnHTTPS.Addr()), hostnames: cfg.Hostnames}
+			port := portOf(lnHTTPS.Addr())
+			if opts.RedirectPort != 0 {
+				port = strconv.Itoa(opts.RedirectPort)
+			}
+			ph = &redirectHandler{httpsPort: port, hostnames: cfg.Hostnames}
 		}
 		if opts.HTTPHandlerWrap != nil {
 			ph = opts.HTTPHandlerWrap(ph)
@@ -215,10 +223,12 @@ func Run(ctx context.Context, site *payload.Site, opts Options) error {
 		go func() { errc <- s() }()
 	}
 	var runErr error
+	received := 0
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 		// A listener failed: stop the others too.
+		received = 1
 	}
 
 	shutCtx, cancel := context.WithTimeout(context.Background(), to.shutdown)
@@ -233,6 +243,11 @@ func Run(ctx context.Context, site *payload.Site, opts Options) error {
 		})
 	}
 	wg.Wait()
+	// A server shut down before its Serve began never took its listener.
+	closeAll()
+	for range len(serve) - received {
+		<-errc
+	}
 	close(stopFlush)
 	if access != nil {
 		access.flush()

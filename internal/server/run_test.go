@@ -67,11 +67,22 @@ func TestRedirectListener(t *testing.T) {
 		})
 	}
 
+	// RedirectPort replaces the listener's port.
+	r2 := start(t, site, Options{RedirectPort: 443})
+	resp, err := cl.Get("http://" + r2.addrs.HTTP.String() + "/x?y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Location"); got != "https://127.0.0.1/x?y" {
+		t.Errorf("with RedirectPort 443: Location %q", got)
+	}
+
 	// Following the redirect lands on the site.
 	h1 := clients(t)["h1"]
 	h1.CheckRedirect = nil
 	h1.Transport.(*http.Transport).TLSClientConfig.ServerName = "localhost"
-	resp, err := h1.Get(base + "/docs/a.txt")
+	resp, err = h1.Get(base + "/docs/a.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,5 +580,25 @@ func TestLargeBodySlowReader(t *testing.T) {
 				t.Fatalf("%s: read %d of %d bytes: the write deadline cut the download", resp.Proto, n, size)
 			}
 		})
+	}
+}
+
+// TestRunAlreadyCancelled: a context cancelled before serving makes Run
+// return nil at once, with its listeners closed.
+func TestRunAlreadyCancelled(t *testing.T) {
+	lnS, _ := net.Listen("tcp", "127.0.0.1:0")
+	lnH, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	err := Run(ctx, testSite(t), Options{Listeners: Listeners{HTTPS: lnS, HTTP: lnH}, Logger: log.New(io.Discard, "", 0)})
+	if err != nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("Run = %v after %v", err, time.Since(start))
+	}
+	for _, ln := range []net.Listener{lnS, lnH} {
+		if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%v still listening", ln.Addr())
+		}
 	}
 }
