@@ -106,7 +106,7 @@ func write(c *ucli.Context, opts x509util.Options, spec *x509util.KeySpec) error
 		cli.Infof("csr", "wrote %s key to %s (mode 0600; keep it secret, it never goes to the CA)", x509util.DescribePublicKey(key.Public()), keyPath)
 	}
 	if csrPath != "-" {
-		cli.Infof("csr", "wrote request to %s for %q with names %s", csrPath, req.Subject.String(), strings.Join(x509util.CSRNames(req), ", "))
+		cli.Infof("csr", "wrote request to %s for \"%s\" with names %s", csrPath, req.Subject.String(), strings.Join(x509util.CSRNames(req), ", "))
 		cli.Infof("csr", "send %s to your CA (or use 'acme' or 'sign'); keep the key", csrPath)
 	}
 	return nil
