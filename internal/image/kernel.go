@@ -113,7 +113,7 @@ func LoadKernel(kernelPath, modulesDir string) (*Kernel, error) {
 	}
 	img, err := os.ReadFile(kernelPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading the kernel: %v", errors.Unwrap(err))
+		return nil, fmt.Errorf("reading the kernel %s: %v", kernelPath, errors.Unwrap(err))
 	}
 	rel, err := KernelRelease(img)
 	if err != nil {
