@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certseal/certseal/pkg/x509util"
 	xacme "golang.org/x/crypto/acme"
 )
 
@@ -285,7 +284,7 @@ func (c *Client) Obtain(ctx context.Context, csr *x509.CertificateRequest, solve
 			return nil, fmt.Errorf("acme: the CA's certificate does not cover %s", id.Value)
 		}
 	}
-	c.logf("the CA issued %s", x509util.Describe(certs[0]))
+	c.logf("the CA issued %s", describe(certs[0]))
 	return certs, nil
 }
 
@@ -396,4 +395,19 @@ func pick(z *xacme.Authorization, solvers []Solver) (Solver, *xacme.Challenge) {
 		}
 	}
 	return nil, nil
+}
+
+// describe names a certificate in logs: its names, serial and expiry. It
+// is here rather than x509util.Describe so that the sealed runtime, which
+// links this package, does not link pkg/x509util and its dependencies.
+func describe(cert *x509.Certificate) string {
+	names := slices.Clone(cert.DNSNames)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		names = append(names, cert.Subject.CommonName)
+	}
+	return fmt.Sprintf("a certificate for %s (serial %x), expires %s",
+		strings.Join(names, ", "), cert.SerialNumber, cert.NotAfter.UTC().Format(time.RFC3339))
 }

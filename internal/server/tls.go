@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // CertSource supplies the certificate for each TLS handshake. A static pair
@@ -11,6 +12,14 @@ import (
 // it; implementations must be safe for concurrent use.
 type CertSource interface {
 	GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error)
+}
+
+// ProtoSource is an optional interface of a CertSource whose handshakes
+// need more ALPN protocols than HTTP's, such as "acme-tls/1" for ACME
+// TLS-ALPN-01 validation. TLSConfig offers them after "h2" and
+// "http/1.1", so ordinary clients still negotiate HTTP.
+type ProtoSource interface {
+	NextProtos() []string
 }
 
 type staticCert struct{ cert *tls.Certificate }
@@ -61,14 +70,23 @@ var curves = []tls.CurveID{
 
 // TLSConfig returns the server TLS configuration: TLS 1.2 and 1.3, the
 // suites and groups above, session tickets on, ALPN "h2" then "http/1.1",
-// certificates from certs. Go servers never renegotiate.
+// certificates from certs (and the extra protocols of a ProtoSource). Go
+// servers never renegotiate.
 func TLSConfig(certs CertSource) *tls.Config {
+	protos := []string{"h2", "http/1.1"}
+	if ps, ok := certs.(ProtoSource); ok {
+		for _, p := range ps.NextProtos() {
+			if p != "" && !slices.Contains(protos, p) {
+				protos = append(protos, p)
+			}
+		}
+	}
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS12,
 		MaxVersion:       tls.VersionTLS13,
 		CipherSuites:     tls12CipherSuites,
 		CurvePreferences: curves,
-		NextProtos:       []string{"h2", "http/1.1"},
+		NextProtos:       protos,
 		GetCertificate:   certs.GetCertificate,
 	}
 }
