@@ -73,8 +73,8 @@ func sealImageForTest(t *testing.T, args ...string) string {
 func wallClockKeys(t *testing.T) (keysDir, caFile string) {
 	dir := t.TempDir()
 	now := time.Now()
-	root := issue(t, "Image Test Root", true, nil, now.Add(-time.Hour), now.Add(24*time.Hour))
-	leaf := issue(t, "localhost", false, root, now.Add(-time.Hour), now.Add(23*time.Hour))
+	root := issue(t, "Image Test Root", true, nil, now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	leaf := issue(t, "localhost", false, root, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	keysDir = filepath.Join(dir, "keys")
 	writeKeys(t, keysDir, pemOf(leaf), keyPEM(t, leaf.key))
 	caFile = filepath.Join(dir, "ca.pem")
