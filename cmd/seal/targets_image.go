@@ -143,8 +143,8 @@ func runImage(c *ucli.Context, target string) error {
 		return fmt.Errorf("runtime: %v", err)
 	}
 	if !static {
-		return fmt.Errorf("runtime %s is dynamically linked, and a %s image has no C library to load it\n"+
-			"rebuild it statically: CGO_ENABLED=0 go install ./cmd/...", runtimePath, target)
+		return fmt.Errorf("runtime %s is dynamically linked, and a %s image has no C library to load it; "+
+			"rebuild it statically (CGO_ENABLED=0 go install ./cmd/...)", runtimePath, target)
 	}
 	runtimeBytes, err := os.ReadFile(runtimePath)
 	if err != nil {
