@@ -56,6 +56,9 @@ type Options struct {
 	// NonceReject is the percentage of valid nonces pebble rejects with
 	// badNonce (pebble's default is 5; -1 keeps it).
 	NonceReject int
+	// Validity, when non-zero, is the lifetime of the certificates pebble
+	// issues (whole seconds; its default is 90 days), to test renewal.
+	Validity time.Duration
 }
 
 // Pebble is a running pebble.
@@ -134,6 +137,11 @@ func Start(t testing.TB, bin string, opts Options) *Pebble {
 		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":                   "ecdsa",
 	}}
+	if opts.Validity > 0 {
+		cfg["pebble"].(map[string]any)["profiles"] = map[string]any{
+			"default": map[string]any{"description": "short-lived for tests", "validityPeriod": int(opts.Validity / time.Second)},
+		}
+	}
 	cfgJSON, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(dir, "pebble-config.json")
 	if err := os.WriteFile(cfgPath, cfgJSON, 0o644); err != nil {
