@@ -37,6 +37,8 @@ mkdir -p "$work/certs" "$work/site"
 cp -r examples/site/. "$work/site/"
 head -c 1024 /dev/urandom >"$work/site/1k.bin"
 head -c 1048576 /dev/urandom >"$work/site/1m.bin"
+# nginx workers run as www-data: make the throw-away tree world-readable.
+chmod -R a+rX "$work"
 "$work/bin/seal" --runtime "$work/bin/seal-runtime" --data "$work/site" --keys "$work/certs" -o "$work/mir-seal" 2>/dev/null
 
 go run ./bench/serverbench --work "$work" "$@"
