@@ -298,7 +298,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		failures++
 		if !m.usable(last) && (permanent(err) || failures >= m.cfg.StartAttempts) {
-			return fmt.Errorf("%v (gave up after %d attempt(s) with no usable certificate)", err, failures)
+			return fmt.Errorf("%w (gave up after %d attempt(s) with no usable certificate)", err, failures)
 		}
 		wait := m.backoff(failures)
 		var rl *RateLimitError
