@@ -51,6 +51,7 @@ func Encode(site *Site) ([]byte, error) {
 	e.str(c.ACMEDirectory)
 	e.bytes(c.ACMEDirectoryCA)
 	e.str(c.KeysAtRuntimeDir)
+	e.str(c.ACMEStateDir)
 	e.bytes(site.CertPEM)
 	e.bytes(site.KeyPEM)
 	e.uint(uint64(len(site.Files)))
@@ -113,6 +114,7 @@ func Decode(data []byte) (*Site, error) {
 	c.ACMEDirectory = d.str()
 	c.ACMEDirectoryCA = d.bytes()
 	c.KeysAtRuntimeDir = d.str()
+	c.ACMEStateDir = d.str()
 	s.CertPEM = d.bytes()
 	s.KeyPEM = d.bytes()
 	// Every file takes at least 7 bytes, which bounds the allocation

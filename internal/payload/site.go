@@ -40,6 +40,10 @@ type Config struct {
 	ACMEDirectory    string
 	ACMEDirectoryCA  []byte // PEM roots for a private ACME CA
 	KeysAtRuntimeDir string // read server.pem/server.key from here instead
+	// ACMEStateDir keeps the ACME account and certificates; a relative
+	// path is relative to the artifact's directory. The runtime's --state
+	// flag overrides it.
+	ACMEStateDir string
 }
 
 // Site is the whole sealed payload.
