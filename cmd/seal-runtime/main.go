@@ -65,8 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if *stateDir != "" {
-		// Nothing is stored yet; the directory is prepared now so that a
-		// wrong path is reported at start rather than at the first renewal.
+		// Prepared now so that a wrong path is reported at start rather
+		// than at the first renewal.
 		if err := os.MkdirAll(*stateDir, 0o700); err != nil {
 			return fail(fmt.Errorf("state directory: %v", err))
 		}
@@ -88,7 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := setup(ctx, site, &opts); err != nil {
 		return fail(err)
 	}
+	ctx, certs, err := setupACME(ctx, site, *stateDir, *httpAddr, &opts) // acme.go
+	if err != nil {
+		return fail(err)
+	}
 	if err := server.Run(ctx, site, opts); err != nil {
+		return fail(err)
+	}
+	if err := certs.wait(); err != nil {
 		return fail(err)
 	}
 	return 0
