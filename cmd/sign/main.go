@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -97,7 +98,11 @@ func run(c *ucli.Context) error {
 	}
 	req, err := x509util.ParseCSR(csrData)
 	if err != nil {
-		return certcmd.LibError(err)
+		name := c.String("csrin")
+		if name == "-" {
+			name = "standard input"
+		}
+		return fmt.Errorf("request %s: %s", name, certcmd.Reason(err))
 	}
 	cert, err := x509util.SignCSR(req, ca, caKey, opts)
 	if err != nil {
