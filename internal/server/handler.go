@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"strconv"
@@ -596,6 +597,9 @@ func (h *handler) extendWriteDeadline(w http.ResponseWriter, n int64) {
 func rejectHTTP2ConnectionHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 {
+			if r.ContentLength != 0 && !drainHTTP2Body(r) {
+				return
+			}
 			for _, k := range [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"} {
 				if _, ok := r.Header[k]; ok {
 					plainError(w, http.StatusBadRequest)
@@ -609,4 +613,23 @@ func rejectHTTP2ConnectionHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxDrainBody bounds how much of an HTTP/2 request body is read before
+// answering: a static site uses no bodies, and the server's per-stream
+// receive buffer (16 KiB) already keeps senders in small steps.
+const maxDrainBody = 64 << 10
+
+// drainHTTP2Body reads and discards up to maxDrainBody bytes of the body of
+// an HTTP/2 request whose stream the client left open, and reports whether
+// the request may still be answered. Answering before the body arrives
+// would close the stream first, so a malformed body (more or less data
+// than its Content-Length, RFC 9113 section 8.1.1) or a flow-control
+// violation on that stream would be ignored instead of answered with
+// RST_STREAM; waiting lets the HTTP/2 server reset the stream with the
+// right error code, which also makes the read fail. The wait is bounded by
+// the server's ReadTimeout.
+func drainHTTP2Body(r *http.Request) bool {
+	_, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrainBody))
+	return err == nil
 }
