@@ -33,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	httpsAddr := fs.String("https", "", "listen for HTTPS on `ADDR` instead of the sealed default")
 	httpAddr := fs.String("http", "", "listen for plain HTTP on `ADDR` instead of the sealed default ('-' turns it off)")
 	stateDir := fs.String("state", "", "keep runtime state (ACME account and certificates) in `DIR`")
+	redirectPort := fs.Int("redirect-port", -1, "name HTTPS port `N` in http→https redirects (0: the listening port; default: as sealed)")
 	accessLog := fs.Bool("access-log", false, "log every request on standard output (also on when sealed with --access-log)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [options]\n\nServes the site sealed into this executable.\n\n", name)
@@ -79,6 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Ready: func(a server.Addrs) {
 			fmt.Fprintf(stderr, "%s: serving %d files on %s\n", name, len(site.Files), a.URL())
 		},
+	}
+	opts.RedirectPort = site.Config.RedirectPort
+	if *redirectPort >= 0 {
+		if *redirectPort > 65535 {
+			return fail(fmt.Errorf("--redirect-port %d is not a port number", *redirectPort))
+		}
+		opts.RedirectPort = *redirectPort
 	}
 	if *accessLog || site.Config.AccessLog {
 		opts.AccessLog = stdout

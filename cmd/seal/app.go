@@ -18,7 +18,8 @@ ETag and gzip/brotli variants, and writes one executable that serves it.
 
 Examples:
   seal --data public --keys secrets -o site-server
-  seal --data examples/site --selfsign localhost --run`,
+  seal --data examples/site --selfsign localhost --run
+  seal --data public --acme admin@example.com --domain example.com -o site-server`,
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "data", Aliases: []string{"d"}, Usage: "serve the site in `DIR`"},
 			&ucli.StringFlag{Name: "keys", Aliases: []string{"k"}, Usage: "read the certificate and key from `DIR`"},
@@ -29,6 +30,7 @@ Examples:
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to `FILE` (default: mir-seal)"},
 			&ucli.BoolFlag{Name: "no-tls", Usage: "serve plain HTTP only (no certificate needed)"},
 			&ucli.StringFlag{Name: "https", Value: ":443", Usage: "default HTTPS listen `ADDR` baked in"},
+			&ucli.IntFlag{Name: "redirect-port", Usage: "public HTTPS port `N` named in http→https redirects when it differs from the listening one (default: the listening port; 443 for -t oci)"},
 			&ucli.StringFlag{Name: "http", Value: ":80", Usage: "default HTTP listen `ADDR` (redirects to HTTPS; '' disables it)"},
 			&ucli.IntFlag{Name: "hsts-max-age", Value: 31536000, Usage: "Strict-Transport-Security max-age in `SECONDS` (0 disables; default 0 with --selfsign)"},
 			&ucli.BoolFlag{Name: "spa", Usage: "single-page app: unknown paths without an extension serve /index.html"},
@@ -41,7 +43,7 @@ Examples:
 			&ucli.StringFlag{Name: "runtime", Usage: "use the seal-runtime executable `FILE`"},
 			&ucli.BoolFlag{Name: "run", Usage: "run the result after sealing (unix target)"},
 			&ucli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite an existing output file"},
-		}, imageFlags...),
+		}, append(imageFlags, acmeFlags...)...),
 		Action: run,
 	}
 }

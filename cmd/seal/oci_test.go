@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +113,18 @@ func TestOCIKeysAtRuntime(t *testing.T) {
 	body, err := curl(t, caFile, "https://localhost/", hp)
 	if err != nil || !strings.Contains(body, "sealed in a VM") {
 		t.Errorf("fetch: %q, %v", body, err)
+	}
+	// Behind the usual 443 → 8443 mapping, redirects name the public port.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/about/?x=1", pp), nil)
+	req.Host = "www.example.test"
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Do(req); err != nil {
+		t.Errorf("plain HTTP: %v", err)
+	} else {
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusMovedPermanently || loc != "https://www.example.test/about/?x=1" {
+			t.Errorf("redirect: %d %q, want 301 to the public port 443", resp.StatusCode, loc)
+		}
 	}
 	swap(keysB, "..2025_01_02")
 	var second string

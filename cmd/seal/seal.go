@@ -46,8 +46,8 @@ func run(c *ucli.Context) error {
 		return cli.Usagef("--no-tls seals no certificate; drop --keys and --selfsign")
 	case selfsign != "" && keysDir != "":
 		return cli.Usagef("use either --keys DIR or --selfsign NAME, not both")
-	case !noTLS && selfsign == "" && keysDir == "":
-		return cli.Usagef("name the certificate directory with --keys DIR (or use --selfsign NAME for a demo, or --no-tls)")
+	case !noTLS && selfsign == "" && keysDir == "" && c.String("acme") == "":
+		return cli.Usagef("name the certificate directory with --keys DIR (or use --acme EMAIL, --selfsign NAME for a demo, or --no-tls)")
 	}
 	cfg, err := config(c)
 	if err != nil {
@@ -71,8 +71,8 @@ func run(c *ucli.Context) error {
 
 	now := certcmd.Now()
 	site := &payload.Site{Config: cfg}
-	if !noTLS {
-		var km *keyMaterial
+	var km *keyMaterial
+	if !noTLS && (selfsign != "" || keysDir != "") {
 		if selfsign != "" {
 			certs, key, err := selfSigned(selfsign, now)
 			if err != nil {
@@ -90,6 +90,9 @@ func run(c *ucli.Context) error {
 		}
 		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
 		site.Config.Hostnames = km.hostnames
+	}
+	if err := applyACME(c, target, &site.Config, km); err != nil { // acme.go
+		return err
 	}
 
 	runtimePath, err := findRuntime(c.String("runtime"))
@@ -158,12 +161,16 @@ func run(c *ucli.Context) error {
 func config(c *ucli.Context) (payload.Config, error) {
 	demo := c.String("selfsign") != "" || c.Bool("run")
 	cfg := payload.Config{
-		HTTPSAddr:  c.String("https"),
-		HTTPAddr:   c.String("http"),
-		NoTLS:      c.Bool("no-tls"),
-		HSTSMaxAge: c.Int("hsts-max-age"),
-		SPA:        c.Bool("spa"),
-		AccessLog:  c.Bool("access-log"),
+		HTTPSAddr:    c.String("https"),
+		HTTPAddr:     c.String("http"),
+		NoTLS:        c.Bool("no-tls"),
+		HSTSMaxAge:   c.Int("hsts-max-age"),
+		SPA:          c.Bool("spa"),
+		AccessLog:    c.Bool("access-log"),
+		RedirectPort: c.Int("redirect-port"),
+	}
+	if cfg.RedirectPort < 0 || cfg.RedirectPort > 65535 {
+		return cfg, cli.Usagef("--redirect-port %d is not a port number", cfg.RedirectPort)
 	}
 	if demo && !c.IsSet("https") {
 		cfg.HTTPSAddr = demoHTTPS

@@ -71,7 +71,7 @@ func runImage(c *ucli.Context, target string) error {
 		return cli.Usagef("--no-tls seals no certificate; drop --keys, --selfsign and --keys-at-runtime")
 	case sources > 1:
 		return cli.Usagef("use one of --keys DIR, --selfsign NAME and --keys-at-runtime DIR")
-	case !noTLS && sources == 0:
+	case !noTLS && sources == 0 && c.String("acme") == "":
 		return cli.Usagef("name the certificate directory with --keys DIR (or --selfsign NAME for a demo, or --no-tls)")
 	}
 	if keysAtRuntime != "" && !filepath.IsAbs(keysAtRuntime) {
@@ -96,6 +96,11 @@ func runImage(c *ucli.Context, target string) error {
 	}
 	if !c.IsSet("http") {
 		cfg.HTTPAddr = http
+	}
+	if target == "oci" && !c.IsSet("redirect-port") {
+		// The usual mapping is 443 → 8443 (docker -p, a Kubernetes
+		// Service): redirect browsers to the public port, not ours.
+		cfg.RedirectPort = 443
 	}
 	cfg.KeysAtRuntimeDir = keysAtRuntime
 	modTime, err := sourceDateEpoch()
@@ -125,13 +130,17 @@ func runImage(c *ucli.Context, target string) error {
 
 	now := certcmd.Now()
 	site := &payload.Site{Config: cfg}
-	if !noTLS && keysAtRuntime == "" {
-		km, err := imageKeys(c, selfsign, keysDir, now)
+	var km *keyMaterial
+	if !noTLS && (selfsign != "" || keysDir != "") {
+		km, err = imageKeys(c, selfsign, keysDir, now)
 		if err != nil {
 			return err
 		}
 		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
 		site.Config.Hostnames = km.hostnames
+	}
+	if err := applyACME(c, target, &site.Config, km); err != nil { // acme.go
+		return err
 	}
 
 	runtimePath, err := findRuntime(c.String("runtime"))

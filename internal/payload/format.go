@@ -52,6 +52,7 @@ func Encode(site *Site) ([]byte, error) {
 	e.bytes(c.ACMEDirectoryCA)
 	e.str(c.KeysAtRuntimeDir)
 	e.str(c.ACMEStateDir)
+	e.int(int64(c.RedirectPort))
 	e.bytes(site.CertPEM)
 	e.bytes(site.KeyPEM)
 	e.uint(uint64(len(site.Files)))
@@ -115,6 +116,11 @@ func Decode(data []byte) (*Site, error) {
 	c.ACMEDirectoryCA = d.bytes()
 	c.KeysAtRuntimeDir = d.str()
 	c.ACMEStateDir = d.str()
+	rp := d.int()
+	if rp < 0 || rp > 65535 {
+		d.fail("redirect port out of range")
+	}
+	c.RedirectPort = int(rp)
 	s.CertPEM = d.bytes()
 	s.KeyPEM = d.bytes()
 	// Every file takes at least 7 bytes, which bounds the allocation

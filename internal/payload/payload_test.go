@@ -17,7 +17,7 @@ func testSite() *Site {
 			HTTPSAddr: ":8443", HTTPAddr: ":8080", HSTSMaxAge: 31536000, SPA: true, AccessLog: true,
 			Hostnames: []string{"example.com", "192.0.2.1"}, IP: "10.0.0.2", Netmask: "24", Gateway: "10.0.0.1",
 			ACMEEmail: "a@example.com", ACMEDomains: []string{"example.com"}, ACMEDirectory: "https://acme.test/dir",
-			ACMEDirectoryCA: []byte("-----BEGIN CERTIFICATE-----"), KeysAtRuntimeDir: "/keys", ACMEStateDir: "/state",
+			ACMEDirectoryCA: []byte("-----BEGIN CERTIFICATE-----"), KeysAtRuntimeDir: "/keys", ACMEStateDir: "/state", RedirectPort: 443,
 		},
 		CertPEM: []byte("cert"),
 		KeyPEM:  []byte("key"),

@@ -44,6 +44,11 @@ type Config struct {
 	// path is relative to the artifact's directory. The runtime's --state
 	// flag overrides it.
 	ACMEStateDir string
+	// RedirectPort is the public HTTPS port named in the plain-HTTP
+	// listener's redirects when it differs from the listening port (a
+	// container listening on 8443 behind a 443 → 8443 mapping); 0 means
+	// the listening port.
+	RedirectPort int
 }
 
 // Site is the whole sealed payload.
