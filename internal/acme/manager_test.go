@@ -241,7 +241,7 @@ func TestManagerObtain(t *testing.T) {
 // request sees no failure, and the served serial changes.
 func TestManagerRenewal(t *testing.T) {
 	const validity = 30 * time.Second
-	p := startPebble(t, acmetest.Options{NonceReject: -1, Validity: validity})
+	p := startPebble(t, acmetest.Options{NonceReject: -1, Validity: validity, NoAuthzReuse: true})
 	const name = "renew.certseal.test"
 	m, lg := newManager(t, p, acme.ManagerConfig{Domains: []string{name}, Challenges: []string{acme.ChallengeTLSALPN01, acme.ChallengeHTTP01}})
 	addr, runErr := serveSealed(t, p, m)
@@ -282,6 +282,9 @@ func TestManagerRenewal(t *testing.T) {
 		if serial != second {
 			t.Fatalf("served %s after renewal to %s", serial, second)
 		}
+	}
+	if n := strings.Count(lg.String(), "answering "+acme.ChallengeTLSALPN01); n != 2 {
+		t.Errorf("%d TLS-ALPN-01 validations, want 2 (the order and the renewal)", n)
 	}
 	t.Logf("%d requests, all succeeded; serial %s → %s at request %d, %v after the renewal time",
 		requests+20, first, second, changedAt, time.Since(renewAt).Round(time.Millisecond))

@@ -59,6 +59,9 @@ type Options struct {
 	// Validity, when non-zero, is the lifetime of the certificates pebble
 	// issues (whole seconds; its default is 90 days), to test renewal.
 	Validity time.Duration
+	// NoAuthzReuse makes every order validate again (pebble reuses a
+	// valid authorization half of the time by default).
+	NoAuthzReuse bool
 }
 
 // Pebble is a running pebble.
@@ -159,6 +162,9 @@ func Start(t testing.TB, bin string, opts Options) *Pebble {
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1")
 	if opts.NonceReject >= 0 {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("PEBBLE_WFE_NONCEREJECT=%d", opts.NonceReject))
+	}
+	if opts.NoAuthzReuse {
+		cmd.Env = append(cmd.Env, "PEBBLE_AUTHZREUSE=0")
 	}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
