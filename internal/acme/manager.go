@@ -268,10 +268,14 @@ func selfSigned(c *x509.Certificate) bool {
 // the server's listeners are bound, since the CA connects to them. A
 // failed order is retried after MinBackoff, doubling up to MaxBackoff,
 // or at the CA's Retry-After for a rate limit; never sooner. Run returns
-// nil when ctx ends, and the last error when it has no usable certificate
-// and the CA refused the names or StartAttempts orders failed.
+// nil when ctx ends, and the last error when it has had no usable
+// certificate since it started and the CA refused the names or
+// StartAttempts orders failed.
 func (m *Manager) Run(ctx context.Context) error {
 	failures := 0
+	// Run gives up only if the server has had nothing to serve since it
+	// started; once it has served, it retries for as long as it runs.
+	served := m.usable(m.cfg.Now())
 	var last time.Time // the last order's end; the next is MinBackoff later at least
 	for {
 		now := m.cfg.Now()
@@ -293,11 +297,11 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		}
 		if err == nil {
-			failures = 0
+			failures, served = 0, true
 			continue
 		}
 		failures++
-		if !m.usable(last) && (permanent(err) || failures >= m.cfg.StartAttempts) {
+		if !served && (permanent(err) || failures >= m.cfg.StartAttempts) {
 			return fmt.Errorf("%w (gave up after %d attempt(s) with no usable certificate)", err, failures)
 		}
 		wait := m.backoff(failures)
