@@ -73,20 +73,9 @@ func run(c *ucli.Context) error {
 	site := &payload.Site{Config: cfg}
 	var km *keyMaterial
 	if !noTLS && (selfsign != "" || keysDir != "") {
-		if selfsign != "" {
-			certs, key, err := selfSigned(selfsign, now)
-			if err != nil {
-				return err
-			}
-			km, err = checkKeys(certs, key, "the self-signed certificate", "the generated key", now, false)
-			if err != nil {
-				return err
-			}
-		} else {
-			km, err = loadKeys(keysDir, c.String("cert"), c.String("key"), now, c.Bool("allow-expired"))
-			if err != nil {
-				return err
-			}
+		km, err = sealedKeys(c, selfsign, keysDir, now)
+		if err != nil {
+			return err
 		}
 		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
 		site.Config.Hostnames = km.hostnames
@@ -99,32 +88,9 @@ func run(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	runtimeBytes, err := os.ReadFile(runtimePath)
-	if err != nil {
-		return fmt.Errorf("reading runtime %s: %v", runtimePath, err)
-	}
-
-	bar := newProgress()
-	packed, err := pack.Dir(dataDir, pack.Options{
-		IncludeDotfiles: c.Bool("include-dotfiles"),
-		ModTime:         modTime,
-		Progress:        bar.update,
-	})
-	bar.finish()
+	artifact, packed, err := sealSite(c, site, dataDir, runtimePath, modTime)
 	if err != nil {
 		return err
-	}
-	if n := len(packed.Skipped); n > 0 {
-		cli.Infof("seal", "skipped %d dotfile(s) and dot-directories (%s); use --include-dotfiles to serve them", n, summarizeNames(packed.Skipped))
-	}
-	site.Files = packed.Files
-	encoded, err := payload.Encode(site)
-	if err != nil {
-		return err
-	}
-	artifact, err := image.Unix(runtimeBytes, encoded)
-	if err != nil {
-		return fmt.Errorf("runtime %s: %v", runtimePath, err)
 	}
 	// The artifact holds the private key: readable by its owner only.
 	if err := cli.WriteOutputs(wopts, cli.Output{Path: out, Data: artifact, Mode: 0o700}); err != nil {
@@ -155,6 +121,52 @@ func run(c *ucli.Context) error {
 		return fmt.Errorf("running %s: %v", out, err)
 	}
 	return nil
+}
+
+// sealedKeys makes the throw-away certificate for --selfsign, or loads the
+// one in --keys, and checks it.
+func sealedKeys(c *ucli.Context, selfsign, keysDir string, now time.Time) (*keyMaterial, error) {
+	if selfsign != "" {
+		certs, key, err := selfSigned(selfsign, now)
+		if err != nil {
+			return nil, err
+		}
+		return checkKeys(certs, key, "the self-signed certificate", "the generated key", now, false)
+	}
+	return loadKeys(keysDir, c.String("cert"), c.String("key"), now, c.Bool("allow-expired"))
+}
+
+// sealSite packs the site in dataDir into site and returns the runtime at
+// runtimePath with the payload appended: the sealed server every target
+// ships.
+func sealSite(c *ucli.Context, site *payload.Site, dataDir, runtimePath string, modTime time.Time) ([]byte, *pack.Result, error) {
+	runtimeBytes, err := os.ReadFile(runtimePath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading runtime %s: %v", runtimePath, err)
+	}
+	bar := newProgress()
+	packed, err := pack.Dir(dataDir, pack.Options{
+		IncludeDotfiles: c.Bool("include-dotfiles"),
+		ModTime:         modTime,
+		Progress:        bar.update,
+	})
+	bar.finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := len(packed.Skipped); n > 0 {
+		cli.Infof("seal", "skipped %d dotfile(s) and dot-directories (%s); use --include-dotfiles to serve them", n, summarizeNames(packed.Skipped))
+	}
+	site.Files = packed.Files
+	encoded, err := payload.Encode(site)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := image.Unix(runtimeBytes, encoded)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtime %s: %v", runtimePath, err)
+	}
+	return sealed, packed, nil
 }
 
 // config builds the baked-in serving configuration from the flags.

@@ -13,7 +13,6 @@ import (
 	"github.com/certseal/certseal/internal/cli"
 	"github.com/certseal/certseal/internal/image"
 	"github.com/certseal/certseal/internal/payload"
-	"github.com/certseal/certseal/internal/payload/pack"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -132,7 +131,7 @@ func runImage(c *ucli.Context, target string) error {
 	site := &payload.Site{Config: cfg}
 	var km *keyMaterial
 	if !noTLS && (selfsign != "" || keysDir != "") {
-		km, err = imageKeys(c, selfsign, keysDir, now)
+		km, err = sealedKeys(c, selfsign, keysDir, now)
 		if err != nil {
 			return err
 		}
@@ -155,29 +154,9 @@ func runImage(c *ucli.Context, target string) error {
 		return fmt.Errorf("runtime %s is dynamically linked, and a %s image has no C library to load it; "+
 			"rebuild it statically (CGO_ENABLED=0 go install ./cmd/...)", runtimePath, target)
 	}
-	runtimeBytes, err := os.ReadFile(runtimePath)
-	if err != nil {
-		return fmt.Errorf("reading runtime %s: %v", runtimePath, err)
-	}
-
-	bar := newProgress()
-	packed, err := pack.Dir(dataDir, pack.Options{
-		IncludeDotfiles: c.Bool("include-dotfiles"),
-		ModTime:         modTime,
-		Progress:        bar.update,
-	})
-	bar.finish()
+	sealed, packed, err := sealSite(c, site, dataDir, runtimePath, modTime)
 	if err != nil {
 		return err
-	}
-	site.Files = packed.Files
-	encoded, err := payload.Encode(site)
-	if err != nil {
-		return err
-	}
-	sealed, err := image.Unix(runtimeBytes, encoded)
-	if err != nil {
-		return fmt.Errorf("runtime %s: %v", runtimePath, err)
 	}
 
 	var written []cli.Output
@@ -265,18 +244,6 @@ func runImage(c *ucli.Context, target string) error {
 	cli.Infof("seal", "sealed %d files (%s) into %s: image %s, %s more than the site",
 		len(packed.Files), humanBytes(packed.Bytes), strings.Join(where, ", "), humanBytes(size), humanBytes(size-packed.Bytes))
 	return nil
-}
-
-// imageKeys loads and checks the certificate and key.
-func imageKeys(c *ucli.Context, selfsign, keysDir string, now time.Time) (*keyMaterial, error) {
-	if selfsign != "" {
-		certs, key, err := selfSigned(selfsign, now)
-		if err != nil {
-			return nil, err
-		}
-		return checkKeys(certs, key, "the self-signed certificate", "the generated key", now, false)
-	}
-	return loadKeys(keysDir, c.String("cert"), c.String("key"), now, c.Bool("allow-expired"))
 }
 
 // ociLabels are the org.opencontainers.image.* annotations of the image.
