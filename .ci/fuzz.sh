@@ -47,7 +47,11 @@ for t in "${targets[@]}"; do
 	secs=$(($(date +%s) - start))
 	# The last progress line: "fuzz: elapsed: 20s, execs: 123456 (6172/sec), new interesting: ..."
 	execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
-	rate=$(grep -oE 'execs: [0-9]+ \([0-9]+/sec\)' "$log" | grep -vE '\(0/sec\)' | tail -1 | grep -oE '\([0-9]+/sec\)' || true)
+	elapsed=$(grep -oE 'elapsed: [0-9]+s, execs' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+	rate=""
+	if [ -n "$execs" ] && [ -n "$elapsed" ] && ((elapsed > 0)); then
+		rate="($((execs / elapsed))/s avg)"
+	fi
 	if ((rc == 0)); then
 		result=ok
 	else
