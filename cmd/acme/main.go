@@ -132,13 +132,17 @@ func run(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	csrName := o.csrPath
+	if csrName == "-" {
+		csrName = "standard input"
+	}
 	csr, err := x509util.ParseCSR(data)
 	if err != nil {
-		return fmt.Errorf("%s: %v", o.csrPath, strings.TrimPrefix(err.Error(), "x509util: "))
+		return fmt.Errorf("%s: %v", csrName, strings.TrimPrefix(err.Error(), "x509util: "))
 	}
 	ids, err := acme.Identifiers(csr)
 	if err != nil {
-		return fmt.Errorf("%s: %v", o.csrPath, strings.TrimPrefix(err.Error(), "acme: "))
+		return fmt.Errorf("%s: %v", csrName, strings.TrimPrefix(err.Error(), "acme: "))
 	}
 	wopts := cli.WriteOptions{Force: o.force}
 	if err := cli.CheckOutputs(wopts, o.out); err != nil {

@@ -40,6 +40,9 @@ func run(c *ucli.Context) error {
 	if dataDir == "" {
 		return cli.Usagef("name the site to seal with --data DIR")
 	}
+	if err := pack.CheckDir(dataDir); err != nil {
+		return err
+	}
 	noTLS, selfsign, keysDir := c.Bool("no-tls"), c.String("selfsign"), c.String("keys")
 	switch {
 	case noTLS && (selfsign != "" || keysDir != ""):

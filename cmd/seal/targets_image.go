@@ -13,6 +13,7 @@ import (
 	"github.com/certseal/certseal/internal/cli"
 	"github.com/certseal/certseal/internal/image"
 	"github.com/certseal/certseal/internal/payload"
+	"github.com/certseal/certseal/internal/payload/pack"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -57,6 +58,9 @@ func runImage(c *ucli.Context, target string) error {
 	dataDir := c.String("data")
 	if dataDir == "" {
 		return cli.Usagef("name the site to seal with --data DIR")
+	}
+	if err := pack.CheckDir(dataDir); err != nil {
+		return err
 	}
 	noTLS, selfsign, keysDir, keysAtRuntime := c.Bool("no-tls"), c.String("selfsign"), c.String("keys"), c.String("keys-at-runtime")
 	sources := 0

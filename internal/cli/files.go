@@ -105,6 +105,9 @@ func CheckOutputs(opts WriteOptions, paths ...string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkParentWritable(p); err != nil {
+			return err
+		}
 		if seen[abs] {
 			return Usagef("%s is named for two different outputs", p)
 		}
@@ -248,5 +251,31 @@ func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+}
+
+// checkParentWritable finds the nearest existing ancestor of the output
+// path and reports an error if it is not a directory or cannot be
+// written, so that a command fails before doing work it cannot save (a key
+// generated, a certificate issued by a CA) rather than after.
+func checkParentWritable(path string) error {
+	dir := filepath.Dir(path)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+			}
+			if !writable(dir) {
+				return fmt.Errorf("cannot write in %s (permission denied)", dir)
+			}
+			return nil
+		}
+		// Not there (or below a file, ENOTDIR): look further up.
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
 	}
 }

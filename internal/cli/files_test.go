@@ -140,3 +140,29 @@ func TestMainExitCodes(t *testing.T) {
 		t.Errorf("reordered args: %v", got)
 	}
 }
+
+func TestCheckOutputsParent(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckOutputs(WriteOptions{}, filepath.Join(file, "sub", "out.pem"))
+	if err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("output below a regular file: %v", err)
+	}
+	if err := CheckOutputs(WriteOptions{}, filepath.Join(dir, "new", "deeper", "out.pem")); err != nil {
+		t.Errorf("output in directories still to be made: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !os.IsNotExist(err) {
+		t.Errorf("CheckOutputs created a directory: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		err := CheckOutputs(WriteOptions{}, filepath.Join(ro, "out.pem"))
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("read-only directory: %v", err)
+		}
+	}
+}

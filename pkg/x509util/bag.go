@@ -326,6 +326,9 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 			if len(bag.Certificates) > 0 {
 				return nil, formatErrorf("this is a certificate, not a certificate request")
 			}
+			if len(bag.Keys) > 0 {
+				return nil, formatErrorf("this is a private key, not a certificate request")
+			}
 			return nil, formatErrorf("no certificate request found")
 		}
 		return nil, formatErrorf("found %d certificate requests; expected one", len(bag.CSRs))

@@ -68,14 +68,8 @@ type Result struct {
 // differ. Callers wanting Last-Modified pass a fixed ModTime (seal uses
 // SOURCE_DATE_EPOCH); without one the server relies on ETags alone.
 func Dir(root string, opts Options) (*Result, error) {
-	st, err := os.Stat(root)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("data directory %s does not exist", root)
-	case err != nil:
-		return nil, fmt.Errorf("data directory %s: %v", root, unwrapPath(err))
-	case !st.IsDir():
-		return nil, fmt.Errorf("data directory %s is not a directory", root)
+	if err := CheckDir(root); err != nil {
+		return nil, err
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -343,4 +337,19 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// CheckDir returns the error Dir would give for a data directory that is
+// missing or not a directory, so callers can fail before other work.
+func CheckDir(root string) error {
+	st, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data directory %s does not exist", root)
+	case err != nil:
+		return fmt.Errorf("data directory %s: %v", root, unwrapPath(err))
+	case !st.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", root)
+	}
+	return nil
 }
