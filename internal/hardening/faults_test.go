@@ -53,6 +53,8 @@ func waitClosed(c net.Conn, d time.Duration) bool {
 // served quickly meanwhile, and that the server drops the slow HTTP/1.1
 // and handshake clients once ReadHeaderTimeout has passed.
 func TestSlowloris(t *testing.T) {
+	// Mostly waiting: runs alongside the other scans, after the soak.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for the server's ReadHeaderTimeout")
 	}

@@ -94,7 +94,6 @@ func TestSoak(t *testing.T) {
 
 	base := "https://127.0.0.1:" + portOf(p.https)
 	urls := []string{base + "/", base + "/style.css", base + "/docs/"}
-	var results []h2loadResult
 	for _, proto := range []string{"h2", "http/1.1"} {
 		args := []string{
 			"-c", strconv.Itoa(soakConnections), "-m", "1", "-t", "1",
@@ -122,7 +121,6 @@ func TestSoak(t *testing.T) {
 		if r.succeeded < 1000 {
 			t.Errorf("%s: only %d requests succeeded in %s", proto, r.succeeded, d)
 		}
-		results = append(results, r)
 	}
 	close(stop)
 	<-sampled

@@ -53,6 +53,8 @@ func testsslArgs(caFile, jsonFile, port string) []string {
 // TestTestSSL scans the sealed server with testssl.sh and fails on any
 // finding of severity MEDIUM or above other than the documented exemptions.
 func TestTestSSL(t *testing.T) {
+	// Mostly waiting: runs alongside the other scans, after the soak.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("testssl.sh takes over a minute")
 	}
@@ -185,6 +187,8 @@ type junitSuites struct {
 // TestH2Spec runs every h2spec case against the sealed server over TLS and
 // checks that exactly the known cases fail.
 func TestH2Spec(t *testing.T) {
+	// Mostly waiting: runs alongside the other scans, after the soak.
+	t.Parallel()
 	goTool := testutil.RequireTool(t, "go")
 	bin := filepath.Join(t.TempDir(), "h2spec")
 	build := exec.Command(goTool, "build", "-o", bin, h2specModule)
