@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ type testCert struct {
 	key  crypto.Signer
 }
 
-var serial int64
+// serial is shared by parallel test scripts.
+var serial atomic.Int64
 
 func newKey(t testing.TB) crypto.Signer {
 	t.Helper()
@@ -41,9 +43,8 @@ func newKey(t testing.TB) crypto.Signer {
 func issue(t testing.TB, cn string, isCA bool, parent *testCert, nb, na time.Time, aia ...string) *testCert {
 	t.Helper()
 	key := newKey(t)
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
+		SerialNumber:          big.NewInt(serial.Add(1)),
 		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             nb,
 		NotAfter:              na,
