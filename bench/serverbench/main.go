@@ -458,6 +458,9 @@ func report(servers []server, res map[string][]sample) {
 	fmt.Printf("\n%d interleaved rounds, %d connections (%d for handshakes), %s per run; medians; ratio = median of per-round ratios to nginx\n\n", *rounds, *conns, *hsConns, *duration)
 	fmt.Printf("| metric | %s |\n|---|%s\n", joinNames(servers), strings.Repeat("---|", len(servers)))
 	for _, m := range metrics {
+		if !regexp.MustCompile(*loadsRE).MatchString(m.key) {
+			continue
+		}
 		row := []string{m.label}
 		for _, s := range servers {
 			row = append(row, cell(res, s.name, m.key))
