@@ -22,15 +22,16 @@ seal -t oci -o "$work/oci.tar"
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b/1048576}'; }
 size() { du -cb "$@" | tail -1 | cut -f1; }
 echo "site: $site_bytes bytes in $(find examples/site -type f | wc -l) files"
-echo "| target | files | size | minus site |"
-echo "|---|---|---|---|"
-row() { local s; s=$(size "${@:2}"); echo "| $1 | $(cd "$work" && ls -d "${@#$work/}" 2>/dev/null | tr '\n' ' ' | sed 's#[^ ]*/##g') | $(mib "$s") | $(mib $((s - site_bytes))) |"; }
+echo "| target | size | minus site |"
+echo "|---|---|---|"
+row() { local s; s=$(size "${@:2}"); echo "| $1 | $(mib "$s") | $(mib $((s - site_bytes))) |"; }
 row unix "$work/unix/mir-seal"
 row "qemu (kernel + initramfs)" "$work"/qemu/*.vmlinuz "$work"/qemu/*.initrd
 row "xen (kernel + initramfs)" "$work"/xen/*.vmlinuz "$work"/xen/*.xen
 # The OCI tarball holds the layer gzip-compressed: its size is what a registry stores and a node pulls.
 row "oci (docker tarball, compressed layer)" "$work/oci.tar"
 echo "runtime alone: $(mib "$(size "$work/bin/seal-runtime")") (static, stripped)"
+for f in "$work"/qemu/*.vmlinuz "$work"/qemu/*.initrd; do echo "$(basename "$f"): $(mib "$(size "$f")")"; done
 
 echo
 echo "qemu boot (TCG) → first HTTPS response, $boots boots:"
