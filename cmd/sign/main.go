@@ -109,7 +109,7 @@ func run(c *ucli.Context) error {
 		return certcmd.LibError(err)
 	}
 	if want := opts.Now.Add(opts.Validity); cert.NotAfter.Before(want.Add(-time.Minute)) {
-		cli.Warnf("sign", "the certificate expires with the CA on %s, earlier than the %d days asked for", cert.NotAfter.UTC().Format(time.DateOnly), c.Int("days"))
+		cli.Warnf("sign", "the certificate expires with the CA on %s, earlier than the %d days asked for", cert.NotAfter.UTC().Format(time.DateOnly), int(opts.Validity/(24*time.Hour)))
 	}
 	pemOut := x509util.EncodeCertificatesPEM(cert)
 	if c.Bool("bundle") && !x509util.IsSelfSigned(ca) {

@@ -181,8 +181,8 @@ type CAError struct{ Reason string }
 func (e *CAError) Error() string { return "x509util: cannot issue with this CA: " + e.Reason }
 
 // SignCSR issues a certificate for csr signed by ca and caKey. The result
-// keeps the CSR's subject and SubjectAltNames (plus opts.SANs); nothing else
-// is copied from the request. opts.Subject is ignored. The validity is cut
+// keeps the CSR's subject and, for a leaf, its SubjectAltNames (plus
+// opts.SANs); nothing else is copied from the request. opts.Subject is ignored. The validity is cut
 // to end no later than the CA's. It returns a *CAError when ca is not a
 // usable CA at opts.Now, ErrKeyMismatch when caKey is not ca's key, and an
 // error when the CSR's signature does not verify.
@@ -196,16 +196,13 @@ func SignCSR(csr *x509.CertificateRequest, ca *x509.Certificate, caKey crypto.Si
 	if err := KeyMatchesCertificate(caKey, ca); err != nil {
 		return nil, fmt.Errorf("x509util: the CA key does not match the CA certificate; check that --keyin is the key of --cain")
 	}
+	// A leaf keeps the request's names (first) and gains the extras; a CA
+	// certificate's name is its subject alone, as with SelfSign.
 	var sans []string
-	sans = append(sans, csr.DNSNames...)
-	for _, ip := range csr.IPAddresses {
-		sans = append(sans, ip.String())
+	if !opts.IsCA {
+		sans = CSRNames(csr)
 	}
-	sans = append(sans, csr.EmailAddresses...)
-	for _, u := range csr.URIs {
-		sans = append(sans, u.String())
-	}
-	sans = append(sans, opts.SANs...) // the request's names first, extras after
+	sans = append(sans, opts.SANs...)
 	o := opts
 	o.SANs = sans
 	o.Subject = Subject{CommonName: csr.Subject.CommonName}
