@@ -61,10 +61,20 @@ func run(c *ucli.Context) error {
 		return err
 	}
 	out := c.String("output")
+	wopts := cli.WriteOptions{Force: c.Bool("force")}
 	if out == "" {
 		out = "mir-seal"
+		if c.Bool("run") {
+			// A demo run without -o: the throw-away artifact goes to the
+			// user's cache (0700), replaced on every run, so the command
+			// can be repeated as it is and leaves nothing in the checkout.
+			dir, err := demoDir()
+			if err != nil {
+				return err
+			}
+			out, wopts.Force = filepath.Join(dir, "mir-seal"), true
+		}
 	}
-	wopts := cli.WriteOptions{Force: c.Bool("force")}
 	if err := cli.CheckOutputs(wopts, out); err != nil {
 		return err
 	}
@@ -314,4 +324,17 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// demoDir is where --run without -o puts its artifact.
+func demoDir() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "certseal", "run")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %v", dir, err)
+	}
+	return dir, nil
 }
