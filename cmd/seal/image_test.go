@@ -93,24 +93,6 @@ func freeImagePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // curl fetches url with the CA, sending every request for localhost to
 // 127.0.0.1:port, and returns "CODE REDIRECT\nBODY".
 func curl(t *testing.T, caFile, url string, port int) (string, error) {
@@ -124,7 +106,7 @@ func curl(t *testing.T, caFile, url string, port int) (string, error) {
 // waits up to 120 s for the HTTPS page, checks it and the HTTP redirect,
 // and returns the time to the first response and the console output.
 func bootAndFetch(t *testing.T, cmd *exec.Cmd, caFile string, httpsPort, httpPort int) (time.Duration, string) {
-	console := &syncBuffer{}
+	console := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = console, console
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -96,7 +96,7 @@ func TestOCIKeysAtRuntime(t *testing.T) {
 
 	hp, pp := freeImagePort(t), freeImagePort(t)
 	cmd := exec.Command(bin, "--https", fmt.Sprintf("127.0.0.1:%d", hp), "--http", fmt.Sprintf("127.0.0.1:%d", pp))
-	console := &syncBuffer{}
+	console := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = console, console
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func TestRunDemoTwice(t *testing.T) {
 			"--https", "127.0.0.1:"+port, "--http", "127.0.0.1:"+freePort(t))
 		cmd.Dir = work
 		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "HOME="+cache)
-		out := &syncBuffer{}
+		out := &testutil.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

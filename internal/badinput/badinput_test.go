@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/certseal/certseal/internal/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -500,7 +500,7 @@ func testControls(t *testing.T, e *env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, filepath.Join(e.fx.dir, "art-good"), "--https", "127.0.0.1:0", "--http", "-")
-		var stderr syncBuffer // written by exec's copying goroutine while we poll
+		var stderr testutil.SyncBuffer // written by exec's copying goroutine while we poll
 		cmd.Stderr = &stderr
 		e.credentials(cmd)
 		if err := cmd.Start(); err != nil {
@@ -514,24 +514,6 @@ func testControls(t *testing.T, e *env) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (e *env) credentials(cmd *exec.Cmd) {

@@ -37,24 +37,6 @@ const budget = 60 * time.Second
 // (--paper: #fbfaf7); without the stylesheet Chromium paints white.
 var paper = color.RGBA{0xfb, 0xfa, 0xf7, 0xff}
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testPKI writes a root CA (root.pem) and a localhost certificate and key
 // issued by it (keys/server.pem, keys/server.key) into dir. The browser
 // checks validity against the real clock, so the times are relative to
@@ -147,7 +129,7 @@ func startSealed(t *testing.T, dir string, port int) (accessLog func() string, s
 		t.Fatalf("seal: %v\n%s", err, out)
 	}
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	srv := exec.Command(artifact, "--https", "127.0.0.1:"+strconv.Itoa(port), "--http", "-", "--access-log")
 	srv.Stdout, srv.Stderr = &stdout, &stderr
 	if err := srv.Start(); err != nil {

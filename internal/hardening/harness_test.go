@@ -238,27 +238,10 @@ type proc struct {
 	cmd    *exec.Cmd
 	https  string // 127.0.0.1:port
 	http   string // 127.0.0.1:port
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan struct{}
 	err    error // from Wait, once done is closed
 	roots  *x509.CertPool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freePort returns a loopback port that was free a moment ago: the
@@ -279,7 +262,7 @@ func freePort(t testing.TB) string {
 func start(t testing.TB) *proc {
 	t.Helper()
 	f := sealed(t)
-	p := &proc{t: t, https: freePort(t), http: freePort(t), stderr: &syncBuffer{}, done: make(chan struct{}), roots: f.roots}
+	p := &proc{t: t, https: freePort(t), http: freePort(t), stderr: &testutil.SyncBuffer{}, done: make(chan struct{}), roots: f.roots}
 	p.cmd = exec.Command(f.artifact, "--https", p.https, "--http", p.http)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

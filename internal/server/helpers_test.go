@@ -210,21 +210,3 @@ func (r *running) stop(t *testing.T) {
 		t.Error("Run did not return after cancel")
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for the access log goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/certseal/certseal/internal/testutil"
 	"io"
 	"log"
 	"net"
@@ -297,7 +298,7 @@ func TestShutdownTimeout(t *testing.T) {
 	defer close(block)
 	to := defaultTimeouts
 	to.shutdown = 200 * time.Millisecond
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	r := start(t, site, Options{
 		timeouts: &to,
 		Logger:   log.New(&logs, "", 0),
@@ -327,7 +328,7 @@ func TestSlowClients(t *testing.T) {
 	site := testSite(t)
 	to := defaultTimeouts
 	to.readHeader = 300 * time.Millisecond
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	r := start(t, site, Options{timeouts: &to, Logger: log.New(&logs, "", 0)})
 	p := testCert(t)
 
@@ -477,7 +478,7 @@ var accessLine = regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4
 
 func TestAccessLog(t *testing.T) {
 	site := testSite(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	r := start(t, site, Options{AccessLog: &out})
 	cl := clients(t)
 	for _, p := range []string{"/", "/docs/a.txt", "/nope", "/q%22uote?a=%22&b=\"x"} {
@@ -521,7 +522,7 @@ func TestAccessLog(t *testing.T) {
 }
 
 func TestLimitedLogger(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	lg := newLimitedLogger(log.New(&out, "", 0), 1, 3)
 	lg.Writer().(*limitedWriter).now = func() time.Time { return now }

@@ -5,12 +5,12 @@
 package acmetest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/certseal/certseal/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,7 +75,7 @@ type Pebble struct {
 	// TLS-ALPN-01 validation, on 127.0.0.1.
 	HTTPPort, TLSPort int
 
-	log *syncBuffer
+	log *testutil.SyncBuffer
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -117,7 +116,7 @@ func Start(t testing.TB, bin string, opts Options) *Pebble {
 		CAFile:   filepath.Join(mod, "test", "certs", "pebble.minica.pem"),
 		HTTPPort: FreePort(t),
 		TLSPort:  FreePort(t),
-		log:      &syncBuffer{},
+		log:      &testutil.SyncBuffer{},
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	mgmt := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
@@ -264,21 +263,4 @@ func startDNS(t testing.TB) string {
 		srv.ShutdownContext(ctx)
 	})
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
