@@ -82,18 +82,8 @@ func run(c *ucli.Context) error {
 		return cli.Usagef("--run needs an output file, not standard output")
 	}
 
-	now := certcmd.Now()
-	site := &payload.Site{Config: cfg}
-	var km *keyMaterial
-	if !noTLS && (selfsign != "" || keysDir != "") {
-		km, err = sealedKeys(c, selfsign, keysDir, now)
-		if err != nil {
-			return err
-		}
-		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
-		site.Config.Hostnames = km.hostnames
-	}
-	if err := applyACME(c, target, &site.Config, km); err != nil { // acme.go
+	site, err := newSite(c, cfg, target, noTLS, selfsign, keysDir)
+	if err != nil {
 		return err
 	}
 
@@ -134,6 +124,26 @@ func run(c *ucli.Context) error {
 		return fmt.Errorf("running %s: %v", out, err)
 	}
 	return nil
+}
+
+// newSite starts the payload: the configuration, the checked certificate
+// and key (none with --no-tls or when ACME brings them), and ACME settings.
+func newSite(c *ucli.Context, cfg payload.Config, target string, noTLS bool, selfsign, keysDir string) (*payload.Site, error) {
+	site := &payload.Site{Config: cfg}
+	var km *keyMaterial
+	if !noTLS && (selfsign != "" || keysDir != "") {
+		var err error
+		km, err = sealedKeys(c, selfsign, keysDir, certcmd.Now())
+		if err != nil {
+			return nil, err
+		}
+		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
+		site.Config.Hostnames = km.hostnames
+	}
+	if err := applyACME(c, target, &site.Config, km); err != nil { // acme.go
+		return nil, err
+	}
+	return site, nil
 }
 
 // sealedKeys makes the throw-away certificate for --selfsign, or loads the

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certseal/certseal/internal/certcmd"
 	"github.com/certseal/certseal/internal/cli"
 	"github.com/certseal/certseal/internal/image"
 	"github.com/certseal/certseal/internal/payload"
@@ -131,18 +130,8 @@ func runImage(c *ucli.Context, target string) error {
 		}
 	}
 
-	now := certcmd.Now()
-	site := &payload.Site{Config: cfg}
-	var km *keyMaterial
-	if !noTLS && (selfsign != "" || keysDir != "") {
-		km, err = sealedKeys(c, selfsign, keysDir, now)
-		if err != nil {
-			return err
-		}
-		site.CertPEM, site.KeyPEM = km.certPEM, km.keyPEM
-		site.Config.Hostnames = km.hostnames
-	}
-	if err := applyACME(c, target, &site.Config, km); err != nil { // acme.go
+	site, err := newSite(c, cfg, target, noTLS, selfsign, keysDir)
+	if err != nil {
 		return err
 	}
 
