@@ -53,7 +53,7 @@ const (
 type parseWants struct{ garbage, empty, truncated string }
 
 var (
-	pemWants  = parseWants{`not a certificate, key or CSR in any known format`, `the input is empty`, `a PEM block is truncated or malformed`}
+	pemWants  = parseWants{`not a certificate, key or CSR in any known format`, `the input is empty`, `PEM block is truncated or malformed`}
 	jsonWants = parseWants{`invalid JSON: invalid character`, `invalid JSON: EOF`, `invalid JSON: unexpected EOF`}
 )
 

@@ -83,7 +83,7 @@ func parsePEMBag(data []byte, password string) (*Bag, error) {
 		}
 	}
 	if i := bytes.Index(rest, []byte("-----BEGIN ")); i >= 0 {
-		return nil, formatErrorf("a PEM block is truncated or malformed (%q without a matching END line or with bad base64)", firstLine(rest[i:]))
+		return nil, formatErrorf("%s is truncated or malformed (no matching END line, or bad base64)", describeBegin(rest[i:]))
 	}
 	if bag.empty() {
 		if len(skipped) > 0 {
@@ -377,14 +377,19 @@ func EncodePKCS12(key crypto.Signer, chain []*x509.Certificate, password string,
 	return enc.Encode(key, chain[0], chain[1:], password)
 }
 
-func firstLine(b []byte) string {
-	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
-		b = b[:i]
+// describeBegin names the PEM block starting at b by its type when that is
+// one we know; the line itself is never repeated, since whatever follows
+// "-----BEGIN " in a damaged file may be anything, key material included.
+func describeBegin(b []byte) string {
+	b = bytes.TrimPrefix(b, []byte("-----BEGIN "))
+	if i := bytes.Index(b, []byte("-----")); i >= 0 {
+		switch t := string(b[:i]); t {
+		case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE", "PRIVATE KEY", "RSA PRIVATE KEY",
+			"EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", "PKCS7", "PKCS12":
+			return "a " + t + " PEM block"
+		}
 	}
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return string(b)
+	return "a PEM block"
 }
 
 func trimX509(err error) string {
