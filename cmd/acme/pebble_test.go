@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +19,9 @@ import (
 	"github.com/certseal/certseal/pkg/x509util"
 )
 
-var (
-	pebbleDir  string
-	pebbleOnce sync.Once
-	pebbleBin  string
-	pebbleErr  error
-)
-
 func startPebble(t *testing.T, opts acmetest.Options) *acmetest.Pebble {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("pebble tests are skipped with -short")
-	}
-	pebbleOnce.Do(func() {
-		pebbleDir, pebbleErr = os.MkdirTemp("", "certseal-pebble-")
-		if pebbleErr == nil {
-			pebbleBin, pebbleErr = acmetest.BuildPebble(pebbleDir)
-		}
-	})
-	if pebbleErr != nil {
-		acmetest.SkipOrFail(t, pebbleErr)
-	}
-	return acmetest.Start(t, pebbleBin, opts)
+	return acmetest.StartShared(t, opts)
 }
 
 // runACME runs the command in-process and returns its exit code and

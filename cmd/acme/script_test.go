@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/certseal/certseal/internal/acme/acmetest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,9 +23,7 @@ type cleanupM struct{ m *testing.M }
 
 func (c cleanupM) Run() int {
 	code := c.m.Run()
-	if pebbleDir != "" {
-		os.RemoveAll(pebbleDir)
-	}
+	acmetest.RemoveShared()
 	return code
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,38 +19,15 @@ import (
 	"github.com/certseal/certseal/pkg/x509util"
 )
 
-var (
-	pebbleDir  string
-	pebbleOnce sync.Once
-	pebbleBin  string
-	pebbleErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if pebbleDir != "" {
-		os.RemoveAll(pebbleDir)
-	}
+	acmetest.RemoveShared()
 	os.Exit(code)
 }
 
-// startPebble builds pebble once per test binary (only when a test needs
-// it) and starts a fresh instance for t.
 func startPebble(t *testing.T, opts acmetest.Options) *acmetest.Pebble {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("pebble tests are skipped with -short")
-	}
-	pebbleOnce.Do(func() {
-		pebbleDir, pebbleErr = os.MkdirTemp("", "certseal-pebble-")
-		if pebbleErr == nil {
-			pebbleBin, pebbleErr = acmetest.BuildPebble(pebbleDir)
-		}
-	})
-	if pebbleErr != nil {
-		acmetest.SkipOrFail(t, pebbleErr)
-	}
-	return acmetest.Start(t, pebbleBin, opts)
+	return acmetest.StartShared(t, opts)
 }
 
 // testCtx bounds every test that talks to pebble.

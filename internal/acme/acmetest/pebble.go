@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,4 +264,38 @@ func startDNS(t testing.TB) string {
 		srv.ShutdownContext(ctx)
 	})
 	return l.Addr().String()
+}
+
+var shared struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// StartShared starts a fresh pebble for t from a binary built once per
+// test process (skipped with -short; SkipOrFail when it cannot be built).
+// A TestMain should call RemoveShared after the tests.
+func StartShared(t *testing.T, opts Options) *Pebble {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("pebble tests are skipped with -short")
+	}
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "certseal-pebble-")
+		if shared.err == nil {
+			shared.bin, shared.err = BuildPebble(shared.dir)
+		}
+	})
+	if shared.err != nil {
+		SkipOrFail(t, shared.err)
+	}
+	return Start(t, shared.bin, opts)
+}
+
+// RemoveShared deletes the pebble binary StartShared built, if any.
+func RemoveShared() {
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
 }
