@@ -3,11 +3,9 @@ package main
 import (
 	"crypto"
 	"crypto/x509"
-	"errors"
+	"github.com/certseal/certseal/internal/testutil"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -32,10 +30,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CERTSEAL_NOW", "2025-07-01T00:00:00Z")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"genpki": genPKI,
-			"exits":  exits,
-		},
+		Cmds: chainCmds(),
 	})
 }
 
@@ -111,29 +106,9 @@ func genPKI(ts *testscript.TestScript, neg bool, args []string) {
 	write("wrongpass.txt", []byte("nope\n"))
 }
 
-// exits N CMD ARGS... runs a command (with the script's PATH, directory and
-// CERTSEAL_NOW) and checks that its exit status is exactly N: the status
-// is chain's contract, and "! exec" only says "non-zero".
-func exits(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exits N command [args...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("exits: bad status %q", args[0])
-	}
-	cmd := exec.Command(args[1], args[2:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "CERTSEAL_NOW=" + ts.Getenv("CERTSEAL_NOW")}
-	out, err := cmd.CombinedOutput()
-	got := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		got = ee.ExitCode()
-	} else if err != nil {
-		ts.Fatalf("exits: %v", err)
-	}
-	if got != want {
-		ts.Fatalf("%s exited with %d, want %d; output:\n%s", args[1], got, want, out)
-	}
+// chainCmds are the shared script commands (exits, perm, notemp) plus genpki.
+func chainCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := testutil.ScriptCmds()
+	cmds["genpki"] = genPKI
+	return cmds
 }
